@@ -1,0 +1,262 @@
+//! The content model: programs (shows) and their episodes, as stored by the CMS and carried in
+//! events, and the DTOs editors send to create and change them.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{
+    Category, ContentKind, ContentStatus, Description, DurationSeconds, LanguageCode, PublishDate,
+    Title,
+};
+
+/// A program (a podcast or documentary series) as the CMS stores it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Program {
+    pub id: Uuid,
+    pub title: Title,
+    #[serde(default)]
+    pub description: Description,
+    pub category: Category,
+    pub language: LanguageCode,
+    #[serde(default)]
+    pub duration_seconds: Option<DurationSeconds>,
+    #[serde(default)]
+    pub publish_date: Option<PublishDate>,
+    #[serde(default)]
+    pub artwork_url: Option<String>,
+    #[serde(default)]
+    pub explicit: bool,
+    #[serde(default)]
+    pub external_guid: Option<String>,
+    pub status: ContentStatus,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An episode of a program as the CMS stores it. It carries its own category and language (copied
+/// from the program unless the editor set them), so it can be searched without its program.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Episode {
+    pub id: Uuid,
+    pub program_id: Uuid,
+    pub title: Title,
+    #[serde(default)]
+    pub description: Description,
+    pub category: Category,
+    pub language: LanguageCode,
+    pub duration_seconds: DurationSeconds,
+    #[serde(default)]
+    pub publish_date: Option<PublishDate>,
+    #[serde(default)]
+    pub artwork_url: Option<String>,
+    #[serde(default)]
+    pub explicit: bool,
+    #[serde(default)]
+    pub season: Option<u32>,
+    #[serde(default)]
+    pub episode_number: Option<u32>,
+    #[serde(default)]
+    pub external_guid: Option<String>,
+    pub status: ContentStatus,
+    pub version: u64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The full state of one item after a change: the `data` of every content event.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ContentSnapshot {
+    Program(Program),
+    Episode(Episode),
+}
+
+impl ContentSnapshot {
+    pub fn kind(&self) -> ContentKind {
+        match self {
+            Self::Program(_) => ContentKind::Program,
+            Self::Episode(_) => ContentKind::Episode,
+        }
+    }
+
+    pub fn id(&self) -> Uuid {
+        match self {
+            Self::Program(program) => program.id,
+            Self::Episode(episode) => episode.id,
+        }
+    }
+
+    /// The program this item belongs to: itself for a program. Kafka messages are keyed by it.
+    pub fn program_id(&self) -> Uuid {
+        match self {
+            Self::Program(program) => program.id,
+            Self::Episode(episode) => episode.program_id,
+        }
+    }
+
+    pub fn version(&self) -> u64 {
+        match self {
+            Self::Program(program) => program.version,
+            Self::Episode(episode) => episode.version,
+        }
+    }
+
+    pub fn status(&self) -> ContentStatus {
+        match self {
+            Self::Program(program) => program.status,
+            Self::Episode(episode) => episode.status,
+        }
+    }
+}
+
+/// `POST /v1/programs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProgram {
+    pub title: Title,
+    #[serde(default)]
+    pub description: Description,
+    pub category: Category,
+    pub language: LanguageCode,
+    #[serde(default)]
+    pub duration_seconds: Option<DurationSeconds>,
+    #[serde(default)]
+    pub publish_date: Option<PublishDate>,
+    #[serde(default)]
+    pub artwork_url: Option<String>,
+    #[serde(default)]
+    pub explicit: bool,
+    #[serde(default)]
+    pub external_guid: Option<String>,
+}
+
+/// `PATCH /v1/programs/{id}`: only the fields present change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProgram {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub category: Option<Category>,
+    pub language: Option<LanguageCode>,
+    pub duration_seconds: Option<DurationSeconds>,
+    pub publish_date: Option<PublishDate>,
+    pub artwork_url: Option<String>,
+    pub explicit: Option<bool>,
+}
+
+/// `POST /v1/programs/{id}/episodes`. Category and language default to the program's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEpisode {
+    pub title: Title,
+    #[serde(default)]
+    pub description: Description,
+    #[serde(default)]
+    pub category: Option<Category>,
+    #[serde(default)]
+    pub language: Option<LanguageCode>,
+    pub duration_seconds: DurationSeconds,
+    #[serde(default)]
+    pub publish_date: Option<PublishDate>,
+    #[serde(default)]
+    pub artwork_url: Option<String>,
+    #[serde(default)]
+    pub explicit: bool,
+    #[serde(default)]
+    pub season: Option<u32>,
+    #[serde(default)]
+    pub episode_number: Option<u32>,
+    #[serde(default)]
+    pub external_guid: Option<String>,
+}
+
+/// `PATCH /v1/episodes/{id}`: only the fields present change.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateEpisode {
+    pub title: Option<Title>,
+    pub description: Option<Description>,
+    pub category: Option<Category>,
+    pub language: Option<LanguageCode>,
+    pub duration_seconds: Option<DurationSeconds>,
+    pub publish_date: Option<PublishDate>,
+    pub artwork_url: Option<String>,
+    pub explicit: Option<bool>,
+    pub season: Option<u32>,
+    pub episode_number: Option<u32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_program_rejects_invalid_values_and_unknown_fields() {
+        let valid = r#"{"title":"Serial","category":"true-crime","language":"en-US"}"#;
+        let program: CreateProgram = serde_json::from_str(valid).expect("valid create");
+        assert_eq!(program.language.code(), "en");
+
+        for (body, needle) in [
+            (r#"{"title":"","category":"news","language":"en"}"#, "title"),
+            (
+                r#"{"title":"A","category":"podcasts","language":"en"}"#,
+                "category",
+            ),
+            (
+                r#"{"title":"A","category":"news","language":"english"}"#,
+                "language",
+            ),
+            (
+                r#"{"title":"A","category":"news","language":"en","duration_seconds":0}"#,
+                "duration_seconds",
+            ),
+            (
+                r#"{"title":"A","category":"news","language":"en","publish_date":"May 1"}"#,
+                "publish_date",
+            ),
+            (
+                r#"{"title":"A","category":"news","language":"en","colour":"red"}"#,
+                "colour",
+            ),
+        ] {
+            let error = serde_json::from_str::<CreateProgram>(body)
+                .expect_err(body)
+                .to_string();
+            assert!(error.contains(needle), "{body}: {error}");
+        }
+    }
+
+    #[test]
+    fn snapshots_are_tagged_by_kind() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).expect("valid timestamp");
+        let snapshot = ContentSnapshot::Episode(Episode {
+            id: Uuid::nil(),
+            program_id: Uuid::max(),
+            title: Title::parse("Pilot").expect("title"),
+            description: Description::default(),
+            category: Category::parse("history").expect("category"),
+            language: LanguageCode::parse("de").expect("language"),
+            duration_seconds: DurationSeconds::new(1800).expect("duration"),
+            publish_date: PublishDate::from_unix_seconds(1_700_000_000),
+            artwork_url: None,
+            explicit: false,
+            season: Some(1),
+            episode_number: Some(1),
+            external_guid: None,
+            status: ContentStatus::Published,
+            version: 3,
+            created_at: now,
+            updated_at: now,
+        });
+        let json = serde_json::to_value(&snapshot).expect("serialises");
+        assert_eq!(json["kind"], "episode");
+        assert_eq!(json["publish_date"], "2023-11-14T22:13:20Z");
+        let back: ContentSnapshot = serde_json::from_value(json).expect("round trip");
+        assert_eq!(back, snapshot);
+        assert_eq!(back.program_id(), Uuid::max());
+    }
+}

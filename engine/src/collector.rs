@@ -1,0 +1,368 @@
+//! One pass over the matching documents that filters, counts, ranks and counts facets.
+//!
+//! Text (and `program_id`) narrow the documents through the inverted index; every other filter is
+//! a columnar lookup here. Category and language filters are applied last so that each facet can be
+//! counted with every filter except its own (disjunctive faceting): a document whose language
+//! passes counts towards the category facet whatever its category, and the other way round.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::sync::Arc;
+
+use contracts::{CATEGORIES, Category, LANGUAGES, LanguageCode};
+use tantivy::collector::{Collector, SegmentCollector};
+use tantivy::columnar::ColumnValues;
+use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
+
+use crate::request::{SearchRequest, Sort};
+use crate::schema::{VISIBLE, kind_ordinal, names};
+
+/// What a document must satisfy besides the text, as columnar checks.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    kind: Option<u64>,
+    categories: Option<u32>,
+    languages: Option<[u64; 3]>,
+    duration: (u64, u64),
+    publish_date: (i64, i64),
+    exclude_doc: Option<DocAddress>,
+}
+
+impl Filter {
+    pub fn from_request(request: &SearchRequest) -> Self {
+        let categories = (!request.categories.is_empty()).then(|| {
+            request
+                .categories
+                .iter()
+                .fold(0u32, |mask, c| mask | 1 << c.ordinal())
+        });
+        let languages = (!request.languages.is_empty()).then(|| {
+            let mut mask = [0u64; 3];
+            for language in &request.languages {
+                let ordinal = language.ordinal() as usize;
+                mask[ordinal / 64] |= 1 << (ordinal % 64);
+            }
+            mask
+        });
+        Self {
+            kind: request.kind.map(kind_ordinal),
+            categories,
+            languages,
+            duration: (
+                request.min_duration.unwrap_or(0),
+                request.max_duration.unwrap_or(u64::MAX),
+            ),
+            publish_date: (
+                request.published_after.unwrap_or(i64::MIN),
+                request.published_before.unwrap_or(i64::MAX),
+            ),
+            exclude_doc: None,
+        }
+    }
+
+    /// Leaves one document out (the item `related` starts from).
+    pub fn excluding(mut self, doc: DocAddress) -> Self {
+        self.exclude_doc = Some(doc);
+        self
+    }
+}
+
+/// How hits are ranked: all orders map to one `u64` key, higher first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Score,
+    NewestFirst,
+    OldestFirst,
+    ShortestFirst,
+    LongestFirst,
+}
+
+impl Order {
+    pub fn for_request(sort: Sort, has_text: bool) -> Self {
+        match sort {
+            Sort::Relevance if has_text => Self::Score,
+            Sort::Relevance | Sort::Newest => Self::NewestFirst,
+            Sort::Oldest => Self::OldestFirst,
+            Sort::Duration => Self::ShortestFirst,
+            Sort::DurationDesc => Self::LongestFirst,
+        }
+    }
+}
+
+/// Maps an `i64` onto a `u64` with the same order.
+fn ordered_i64(value: i64) -> u64 {
+    (value as u64) ^ (1 << 63)
+}
+
+/// A ranked document: greater is better; ties go to the lower address, so results are stable.
+#[derive(Debug, Clone, Copy)]
+pub struct Ranked {
+    pub key: u64,
+    pub score: Score,
+    pub address: DocAddress,
+}
+
+impl Ord for Ranked {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key
+            .cmp(&other.key)
+            .then_with(|| other.address.cmp(&self.address))
+    }
+}
+
+impl PartialEq for Ranked {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Ranked {}
+
+impl PartialOrd for Ranked {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// What one pass yields.
+#[derive(Debug, Clone, Default)]
+pub struct Collected {
+    pub total: u64,
+    /// Best first, at most `limit`.
+    pub top: Vec<Ranked>,
+    pub category_counts: Vec<u64>,
+    pub language_counts: Vec<u64>,
+}
+
+impl Collected {
+    pub fn category_facets(&self) -> impl Iterator<Item = (Category, u64)> + '_ {
+        self.category_counts
+            .iter()
+            .enumerate()
+            .filter_map(|(ordinal, &count)| {
+                Category::from_ordinal(ordinal as u64).map(|category| (category, count))
+            })
+    }
+
+    pub fn language_facets(&self) -> impl Iterator<Item = (LanguageCode, u64)> + '_ {
+        self.language_counts
+            .iter()
+            .enumerate()
+            .filter_map(|(ordinal, &count)| {
+                LanguageCode::from_ordinal(ordinal as u64).map(|language| (language, count))
+            })
+    }
+}
+
+/// The collector behind search, browse, suggest and related.
+#[derive(Debug, Clone)]
+pub struct SearchCollector {
+    pub filter: Filter,
+    pub order: Order,
+    pub limit: usize,
+    pub facets: bool,
+}
+
+pub struct SearchSegmentCollector {
+    segment: SegmentOrdinal,
+    filter: Filter,
+    order: Order,
+    limit: usize,
+    facets: bool,
+    status: Arc<dyn ColumnValues<u64>>,
+    kind: Arc<dyn ColumnValues<u64>>,
+    category: Arc<dyn ColumnValues<u64>>,
+    language: Arc<dyn ColumnValues<u64>>,
+    duration: Arc<dyn ColumnValues<u64>>,
+    publish_date: Arc<dyn ColumnValues<i64>>,
+    heap: BinaryHeap<Reverse<Ranked>>,
+    collected: Collected,
+}
+
+impl Collector for SearchCollector {
+    type Fruit = Collected;
+    type Child = SearchSegmentCollector;
+
+    fn for_segment(
+        &self,
+        segment: SegmentOrdinal,
+        reader: &SegmentReader,
+    ) -> tantivy::Result<Self::Child> {
+        let fast = reader.fast_fields();
+        let u64_column = |name: &str| fast.u64(name).map(|c| c.first_or_default_col(0));
+        Ok(SearchSegmentCollector {
+            segment,
+            filter: self.filter.clone(),
+            order: self.order,
+            limit: self.limit,
+            facets: self.facets,
+            status: u64_column(names::STATUS)?,
+            kind: u64_column(names::KIND)?,
+            category: u64_column(names::CATEGORY)?,
+            language: u64_column(names::LANGUAGE)?,
+            duration: u64_column(names::DURATION_SECONDS)?,
+            publish_date: fast.i64(names::PUBLISH_DATE)?.first_or_default_col(0),
+            heap: BinaryHeap::with_capacity(self.limit.min(1024) + 1),
+            collected: Collected {
+                category_counts: if self.facets {
+                    vec![0; CATEGORIES.len()]
+                } else {
+                    Vec::new()
+                },
+                language_counts: if self.facets {
+                    vec![0; LANGUAGES.len()]
+                } else {
+                    Vec::new()
+                },
+                ..Collected::default()
+            },
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        self.order == Order::Score
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Collected>) -> tantivy::Result<Collected> {
+        let mut merged = Collected {
+            category_counts: if self.facets {
+                vec![0; CATEGORIES.len()]
+            } else {
+                Vec::new()
+            },
+            language_counts: if self.facets {
+                vec![0; LANGUAGES.len()]
+            } else {
+                Vec::new()
+            },
+            ..Collected::default()
+        };
+        for fruit in fruits {
+            merged.total += fruit.total;
+            merged.top.extend(fruit.top);
+            for (sum, count) in merged.category_counts.iter_mut().zip(fruit.category_counts) {
+                *sum += count;
+            }
+            for (sum, count) in merged.language_counts.iter_mut().zip(fruit.language_counts) {
+                *sum += count;
+            }
+        }
+        merged.top.sort_unstable_by(|a, b| b.cmp(a));
+        merged.top.truncate(self.limit);
+        Ok(merged)
+    }
+}
+
+impl SegmentCollector for SearchSegmentCollector {
+    type Fruit = Collected;
+
+    fn collect(&mut self, doc: DocId, score: Score) {
+        if self.status.get_val(doc) != VISIBLE {
+            return;
+        }
+        let filter = &self.filter;
+        if filter
+            .kind
+            .is_some_and(|kind| self.kind.get_val(doc) != kind)
+        {
+            return;
+        }
+        if filter.duration != (0, u64::MAX) {
+            let duration = self.duration.get_val(doc);
+            if duration < filter.duration.0 || duration > filter.duration.1 {
+                return;
+            }
+        }
+        if filter.publish_date != (i64::MIN, i64::MAX) {
+            let date = self.publish_date.get_val(doc);
+            if date < filter.publish_date.0 || date > filter.publish_date.1 {
+                return;
+            }
+        }
+        if filter
+            .exclude_doc
+            .is_some_and(|a| a.segment_ord == self.segment && a.doc_id == doc)
+        {
+            return;
+        }
+        let category = self.category.get_val(doc) as usize;
+        let language = self.language.get_val(doc) as usize;
+        let category_ok = filter
+            .categories
+            .is_none_or(|mask| category < 32 && mask & (1 << category) != 0);
+        let language_ok = filter
+            .languages
+            .is_none_or(|mask| language < 192 && mask[language / 64] & (1 << (language % 64)) != 0);
+        if self.facets {
+            if language_ok && let Some(count) = self.collected.category_counts.get_mut(category) {
+                *count += 1;
+            }
+            if category_ok && let Some(count) = self.collected.language_counts.get_mut(language) {
+                *count += 1;
+            }
+        }
+        if !(category_ok && language_ok) {
+            return;
+        }
+        self.collected.total += 1;
+        if self.limit == 0 {
+            return;
+        }
+        let key = match self.order {
+            Order::Score => u64::from(score.max(0.0).to_bits()),
+            Order::NewestFirst => ordered_i64(self.publish_date.get_val(doc)),
+            Order::OldestFirst => !ordered_i64(self.publish_date.get_val(doc)),
+            Order::ShortestFirst => !self.duration.get_val(doc),
+            Order::LongestFirst => self.duration.get_val(doc),
+        };
+        let ranked = Ranked {
+            key,
+            score,
+            address: DocAddress::new(self.segment, doc),
+        };
+        if self.heap.len() < self.limit {
+            self.heap.push(Reverse(ranked));
+        } else if let Some(mut worst) = self.heap.peek_mut()
+            && ranked > worst.0
+        {
+            *worst = Reverse(ranked);
+        }
+    }
+
+    fn harvest(mut self) -> Collected {
+        self.collected.top = self
+            .heap
+            .into_iter()
+            .map(|Reverse(ranked)| ranked)
+            .collect();
+        self.collected
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn i64_mapping_preserves_order() {
+        let values = [i64::MIN, -5, -1, 0, 1, 1_700_000_000, i64::MAX];
+        for pair in values.windows(2) {
+            assert!(ordered_i64(pair[0]) < ordered_i64(pair[1]));
+        }
+    }
+
+    #[test]
+    fn ties_go_to_the_lower_address() {
+        let a = Ranked {
+            key: 5,
+            score: 0.0,
+            address: DocAddress::new(0, 1),
+        };
+        let b = Ranked {
+            key: 5,
+            score: 0.0,
+            address: DocAddress::new(0, 2),
+        };
+        assert!(a > b);
+    }
+}

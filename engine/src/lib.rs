@@ -1,0 +1,155 @@
+//! MediaMesh's discovery engine: a Tantivy index of programs and episodes with analysis per
+//! language, faceted search, browse, suggestions and related items, behind size-bounded caches.
+//!
+//! The engine is a library. It does no network I/O and knows nothing of Kafka or HTTP: the indexer
+//! feeds it through [`EngineWriter`] (one writer per index directory), and gateways query it through
+//! [`Engine`], which reloads whenever a commit lands, also when another process made it.
+#![forbid(unsafe_code)]
+
+mod analysis;
+mod cache;
+mod collector;
+mod error;
+mod highlight;
+mod query;
+mod request;
+mod schema;
+mod search;
+mod writer;
+
+use std::path::{Path, PathBuf};
+
+use tantivy::directory::MmapDirectory;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{Index, IndexReader, ReloadPolicy};
+
+pub use analysis::{is_cjk, words};
+pub use cache::CacheStats;
+pub use error::{EngineError, Result};
+pub use query::{ParsedQuery, QueryWord, parse as parse_query};
+pub use request::{
+    FacetCount, Facets, Highlights, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW,
+    SearchRequest, SearchResponse, Sort, Suggestion,
+};
+pub use writer::{EngineWriter, WriteOutcome, WriterConfig};
+
+use crate::cache::Caches;
+use crate::schema::Fields;
+
+/// How an [`Engine`] is opened.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Bytes the result caches may hold; 0 turns them off.
+    pub cache_bytes: u64,
+    /// Decompressed document-store blocks kept per segment (speeds up rendering hits).
+    pub doc_store_cache_blocks: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            cache_bytes: 64 * 1024 * 1024,
+            doc_store_cache_blocks: 64,
+        }
+    }
+}
+
+/// Sizes of the index, for metrics and benchmarks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IndexStats {
+    /// Documents, tombstones included.
+    pub documents: u64,
+    pub segments: usize,
+    pub generation: u64,
+}
+
+/// A reader of one index directory: search, browse, suggest, related, get.
+pub struct Engine {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    caches: Caches,
+    directory: PathBuf,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("directory", &self.directory)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Opens the index in `directory`, creating the directory and an empty index if needed.
+    pub fn open(directory: impl AsRef<Path>, config: EngineConfig) -> Result<Self> {
+        let directory = directory.as_ref().to_path_buf();
+        std::fs::create_dir_all(&directory)?;
+        let mmap = MmapDirectory::open(&directory)?;
+        let exists = Index::exists(&mmap).map_err(|e| EngineError::Io(std::io::Error::other(e)))?;
+        let index = if exists {
+            Index::open(mmap)?
+        } else {
+            let (schema, _) = schema::build();
+            match Index::create(mmap, schema, tantivy::IndexSettings::default()) {
+                Ok(index) => index,
+                // Another process created it between our check and our create.
+                Err(_) => Index::open_in_dir(&directory)?,
+            }
+        };
+        index.tokenizers().register(
+            analysis::TOKENIZER_NAME,
+            TextAnalyzer::from(analysis::MediaMeshTokenizer::default()),
+        );
+        let fields = Fields::from_schema(&index.schema())?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::OnCommitWithDelay)
+            .doc_store_cache_num_blocks(config.doc_store_cache_blocks)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            fields,
+            caches: Caches::new(config.cache_bytes),
+            directory,
+        })
+    }
+
+    /// A writer for this index. Only one may exist per directory, across processes.
+    pub fn writer(&self, config: WriterConfig) -> Result<EngineWriter> {
+        EngineWriter::new(
+            &self.index,
+            self.reader.clone(),
+            self.fields.clone(),
+            config,
+        )
+    }
+
+    /// The checkpoint the last commit stored (the indexer keeps its Kafka offsets there).
+    pub fn checkpoint(&self) -> Result<Option<String>> {
+        Ok(self.index.load_metas()?.payload)
+    }
+
+    /// Makes the latest commit visible now rather than when the file watcher notices it.
+    pub fn reload(&self) -> Result<()> {
+        Ok(self.reader.reload()?)
+    }
+
+    pub fn stats(&self) -> IndexStats {
+        let searcher = self.reader.searcher();
+        IndexStats {
+            documents: searcher.num_docs(),
+            segments: searcher.segment_readers().len(),
+            generation: searcher.generation().generation_id(),
+        }
+    }
+
+    pub fn cache_stats(&self) -> CacheStats {
+        self.caches.stats()
+    }
+
+    pub fn directory(&self) -> &Path {
+        &self.directory
+    }
+}

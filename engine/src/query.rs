@@ -1,0 +1,268 @@
+//! From query text to a Tantivy query.
+//!
+//! Every word must match (in the title or the description). A word matches as written, by its stem
+//! in any language the search covers, and with typos: one edit for words of 5 or more characters,
+//! two for 9 or more. The last word also matches as a prefix while the user is still typing (no
+//! trailing space). Text in double quotes must match as a phrase. Title matches weigh more than
+//! description matches.
+
+use contracts::LanguageCode;
+use tantivy::Term;
+use tantivy::query::{
+    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption};
+
+use crate::analysis::{self, Word};
+use crate::error::{EngineError, Result};
+use crate::request::MAX_QUERY_TERMS;
+use crate::schema::Fields;
+
+const TITLE_BOOST: f32 = 3.0;
+const STEM_FACTOR: f32 = 0.5;
+const TYPO_FACTOR: f32 = 0.3;
+const PREFIX_FACTOR: f32 = 0.4;
+
+/// One word of the query, with the ways it may match.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryWord {
+    pub term: String,
+    pub stems: Vec<String>,
+    pub cjk: bool,
+    /// Edits allowed (0, 1 or 2).
+    pub typos: u8,
+    /// Also matches words starting with it.
+    pub prefix: bool,
+}
+
+/// A parsed query text.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ParsedQuery {
+    pub words: Vec<QueryWord>,
+    /// Each phrase as its terms, in order.
+    pub phrases: Vec<Vec<String>>,
+}
+
+impl ParsedQuery {
+    pub fn is_empty(&self) -> bool {
+        self.words.is_empty() && self.phrases.is_empty()
+    }
+}
+
+/// Typo budget by word length, as Meilisearch and Algolia users expect.
+pub fn typos_for(term: &str) -> u8 {
+    match term.chars().count() {
+        0..=4 => 0,
+        5..=8 => 1,
+        _ => 2,
+    }
+}
+
+/// Parses query text. `languages` narrows which stemmers apply (all when empty).
+pub fn parse(text: &str, languages: &[LanguageCode]) -> Result<ParsedQuery> {
+    let mut parsed = ParsedQuery::default();
+    let segments: Vec<&str> = text.split('"').collect();
+    let balanced = segments.len() % 2 == 1;
+    let still_typing = !text.ends_with(char::is_whitespace) && !text.ends_with('"');
+    let last_segment = segments.len() - 1;
+    for (index, segment) in segments.iter().enumerate() {
+        let is_phrase = index % 2 == 1 && (balanced || index != last_segment);
+        let words = analysis::words(segment);
+        if is_phrase {
+            let terms: Vec<String> = words.into_iter().map(|w| w.term).collect();
+            match terms.len() {
+                0 => {}
+                1 => parsed.words.extend(terms.into_iter().map(exact_word)),
+                _ => parsed.phrases.push(terms),
+            }
+            continue;
+        }
+        let count = words.len();
+        for (position, word) in words.into_iter().enumerate() {
+            let is_last = index == last_segment && position + 1 == count;
+            parsed
+                .words
+                .push(query_word(word, is_last && still_typing, languages));
+        }
+    }
+    if parsed.words.len() + parsed.phrases.len() > MAX_QUERY_TERMS {
+        return Err(EngineError::invalid(
+            "q",
+            format!("must have at most {MAX_QUERY_TERMS} words"),
+        ));
+    }
+    Ok(parsed)
+}
+
+fn exact_word(term: String) -> QueryWord {
+    QueryWord {
+        term,
+        stems: Vec::new(),
+        cjk: false,
+        typos: 0,
+        prefix: false,
+    }
+}
+
+fn query_word(word: Word, prefix: bool, languages: &[LanguageCode]) -> QueryWord {
+    if word.cjk {
+        return QueryWord {
+            term: word.term,
+            stems: Vec::new(),
+            cjk: true,
+            typos: 0,
+            prefix: false,
+        };
+    }
+    // Pure numbers ("2024", "s01") are matched as written: a typo in a number is another number.
+    let numeric = word.term.chars().all(|c| c.is_ascii_digit());
+    let typos = if numeric { 0 } else { typos_for(&word.term) };
+    let stems = if numeric {
+        Vec::new()
+    } else {
+        analysis::query_stems(&word.lowercase, languages)
+    };
+    QueryWord {
+        typos,
+        prefix: prefix && !numeric,
+        stems,
+        cjk: false,
+        term: word.term,
+    }
+}
+
+/// Builds the Tantivy query for parsed text over `fields` (title and description for search, title
+/// only for suggestions).
+pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Query> {
+    if parsed.is_empty() {
+        return Box::new(AllQuery);
+    }
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    for word in &parsed.words {
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for &(field, boost) in text_fields {
+            add_word_clauses(word, field, boost, &mut should);
+        }
+        must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+    }
+    for phrase in &parsed.phrases {
+        let should: Vec<(Occur, Box<dyn Query>)> = text_fields
+            .iter()
+            .map(|&(field, boost)| {
+                let terms = phrase
+                    .iter()
+                    .map(|t| Term::from_field_text(field, t))
+                    .collect();
+                let query: Box<dyn Query> =
+                    Box::new(BoostQuery::new(Box::new(PhraseQuery::new(terms)), boost));
+                (Occur::Should, query)
+            })
+            .collect();
+        must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+    }
+    Box::new(BooleanQuery::new(must))
+}
+
+fn add_word_clauses(
+    word: &QueryWord,
+    field: Field,
+    boost: f32,
+    out: &mut Vec<(Occur, Box<dyn Query>)>,
+) {
+    let term_query = |text: &str, weight: f32| -> (Occur, Box<dyn Query>) {
+        let term = Term::from_field_text(field, text);
+        let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
+        (
+            Occur::Should,
+            Box::new(BoostQuery::new(Box::new(query), weight)),
+        )
+    };
+    out.push(term_query(&word.term, boost));
+    for stem in &word.stems {
+        out.push(term_query(&analysis::stem_term(stem), boost * STEM_FACTOR));
+        if *stem != word.term {
+            out.push(term_query(stem, boost * STEM_FACTOR));
+        }
+    }
+    let term = Term::from_field_text(field, &word.term);
+    if word.typos > 0 {
+        let fuzzy = FuzzyTermQuery::new(term.clone(), word.typos, true);
+        out.push((
+            Occur::Should,
+            Box::new(BoostQuery::new(Box::new(fuzzy), boost * TYPO_FACTOR)),
+        ));
+    }
+    if word.prefix {
+        let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
+        out.push((
+            Occur::Should,
+            Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_FACTOR)),
+        ));
+    }
+}
+
+/// Title and description with their weights: the fields a full-text search covers.
+pub fn search_fields(fields: &Fields) -> [(Field, f32); 2] {
+    [(fields.title, TITLE_BOOST), (fields.description, 1.0)]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_get_typo_budgets_and_the_last_one_a_prefix() {
+        let parsed = parse("the history of podcasting", &[]).expect("parses");
+        let summary: Vec<(&str, u8, bool)> = parsed
+            .words
+            .iter()
+            .map(|w| (w.term.as_str(), w.typos, w.prefix))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("the", 0, false),
+                ("history", 1, false),
+                ("of", 0, false),
+                ("podcasting", 2, true)
+            ]
+        );
+        let finished = parse("history ", &[]).expect("parses");
+        assert!(!finished.words[0].prefix, "a trailing space ends the word");
+    }
+
+    #[test]
+    fn quotes_make_phrases_and_an_unbalanced_quote_is_plain_text() {
+        let parsed = parse(r#"welcome "night vale" radio"#, &[]).expect("parses");
+        assert_eq!(
+            parsed.phrases,
+            [vec!["night".to_owned(), "vale".to_owned()]]
+        );
+        assert_eq!(
+            parsed
+                .words
+                .iter()
+                .map(|w| w.term.as_str())
+                .collect::<Vec<_>>(),
+            ["welcome", "radio"]
+        );
+        let unbalanced = parse(r#"night "vale"#, &[]).expect("parses");
+        assert!(unbalanced.phrases.is_empty());
+        assert_eq!(unbalanced.words.len(), 2);
+    }
+
+    #[test]
+    fn numbers_and_cjk_are_exact() {
+        let parsed = parse("2024 東京", &[]).expect("parses");
+        assert_eq!(parsed.words[0].typos, 0);
+        assert!(!parsed.words[1].prefix && parsed.words[1].cjk);
+    }
+
+    #[test]
+    fn too_many_words_name_q() {
+        let text = vec!["word"; 40].join(" ");
+        assert!(
+            matches!(parse(&text, &[]), Err(EngineError::InvalidParameter { parameter, .. }) if parameter == "q")
+        );
+    }
+}
