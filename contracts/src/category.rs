@@ -37,28 +37,19 @@ pub const CATEGORIES: &[(&str, &str)] = &[
 impl Category {
     /// Parses a slug (`"true-crime"`); anything outside the taxonomy is rejected.
     pub fn parse(slug: &str) -> Result<Self, DomainError> {
-        CATEGORIES
-            .iter()
-            .position(|(known, _)| *known == slug)
-            .map(|index| Self(index as u8))
-            .ok_or_else(|| {
-                DomainError::new(
-                    "category",
-                    format!(
-                        "unknown category {slug:?}; use one of the slugs listed by /v1/categories"
-                    ),
-                )
-            })
+        CATEGORIES.iter().position(|(known, _)| *known == slug).map(|index| Self(index as u8)).ok_or_else(|| {
+            DomainError::new(
+                "category",
+                format!("unknown category {slug:?}; use one of the slugs listed by /v1/categories"),
+            )
+        })
     }
 
     /// Maps a free-form category label, as feeds and catalogs write them ("Health &amp; Fitness",
     /// "TV Shows", "Documentaries"), onto the taxonomy when it names one of its categories.
     pub fn from_label(label: &str) -> Option<Self> {
-        let folded: String = label
-            .chars()
-            .filter(|c| c.is_alphanumeric() || c.is_whitespace())
-            .collect::<String>()
-            .to_lowercase();
+        let folded: String =
+            label.chars().filter(|c| c.is_alphanumeric() || c.is_whitespace()).collect::<String>().to_lowercase();
         let words: Vec<&str> = folded.split_whitespace().collect();
         let has = |word: &str| words.iter().any(|w| w.starts_with(word));
         let slug = if has("documentar") || has("docuseries") {
@@ -86,9 +77,7 @@ impl Category {
         } else {
             return CATEGORIES
                 .iter()
-                .position(|(slug, name)| {
-                    words.iter().any(|w| w == slug || *w == name.to_lowercase())
-                })
+                .position(|(slug, name)| words.iter().any(|w| w == slug || *w == name.to_lowercase()))
                 .map(|index| Self(index as u8));
         };
         Self::parse(slug).ok()
@@ -146,10 +135,7 @@ mod tests {
             assert_eq!(Category::parse(category.slug()), Ok(category));
         }
         assert_eq!(Category::all().count(), 20);
-        assert!(
-            Category::parse("Documentary").is_err(),
-            "slugs are lowercase"
-        );
+        assert!(Category::parse("Documentary").is_err(), "slugs are lowercase");
         assert!(Category::parse("podcasts").is_err());
     }
 

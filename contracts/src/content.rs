@@ -5,10 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{
-    Category, ContentKind, ContentStatus, Description, DurationSeconds, LanguageCode, PublishDate,
-    Title,
-};
+use crate::{Category, ContentKind, ContentStatus, Description, DurationSeconds, LanguageCode, PublishDate, Title};
 
 /// A program (a podcast or documentary series) as the CMS stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,30 +199,13 @@ mod tests {
 
         for (body, needle) in [
             (r#"{"title":"","category":"news","language":"en"}"#, "title"),
-            (
-                r#"{"title":"A","category":"podcasts","language":"en"}"#,
-                "category",
-            ),
-            (
-                r#"{"title":"A","category":"news","language":"english"}"#,
-                "language",
-            ),
-            (
-                r#"{"title":"A","category":"news","language":"en","duration_seconds":0}"#,
-                "duration_seconds",
-            ),
-            (
-                r#"{"title":"A","category":"news","language":"en","publish_date":"May 1"}"#,
-                "publish_date",
-            ),
-            (
-                r#"{"title":"A","category":"news","language":"en","colour":"red"}"#,
-                "colour",
-            ),
+            (r#"{"title":"A","category":"podcasts","language":"en"}"#, "category"),
+            (r#"{"title":"A","category":"news","language":"english"}"#, "language"),
+            (r#"{"title":"A","category":"news","language":"en","duration_seconds":0}"#, "duration_seconds"),
+            (r#"{"title":"A","category":"news","language":"en","publish_date":"May 1"}"#, "publish_date"),
+            (r#"{"title":"A","category":"news","language":"en","colour":"red"}"#, "colour"),
         ] {
-            let error = serde_json::from_str::<CreateProgram>(body)
-                .expect_err(body)
-                .to_string();
+            let error = serde_json::from_str::<CreateProgram>(body).expect_err(body).to_string();
             assert!(error.contains(needle), "{body}: {error}");
         }
     }

@@ -14,10 +14,7 @@ pub struct DomainError {
 
 impl DomainError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -38,10 +35,7 @@ impl Title {
         if chars > Self::MAX_CHARS {
             return Err(DomainError::new(
                 "title",
-                format!(
-                    "must be at most {} characters, got {chars}",
-                    Self::MAX_CHARS
-                ),
+                format!("must be at most {} characters, got {chars}", Self::MAX_CHARS),
             ));
         }
         Ok(Self(trimmed.to_owned()))
@@ -66,10 +60,7 @@ impl Description {
         if chars > Self::MAX_CHARS {
             return Err(DomainError::new(
                 "description",
-                format!(
-                    "must be at most {} characters, got {chars}",
-                    Self::MAX_CHARS
-                ),
+                format!("must be at most {} characters, got {chars}", Self::MAX_CHARS),
             ));
         }
         Ok(Self(trimmed.to_owned()))
@@ -92,10 +83,7 @@ impl DurationSeconds {
         if seconds == 0 || seconds > Self::MAX {
             return Err(DomainError::new(
                 "duration_seconds",
-                format!(
-                    "must be between 1 and {} seconds (48 h), got {seconds}",
-                    Self::MAX
-                ),
+                format!("must be between 1 and {} seconds (48 h), got {seconds}", Self::MAX),
             ));
         }
         Ok(Self(seconds as u32))
@@ -113,14 +101,12 @@ pub struct PublishDate(DateTime<Utc>);
 
 impl PublishDate {
     pub fn parse(input: &str) -> Result<Self, DomainError> {
-        DateTime::parse_from_rfc3339(input.trim())
-            .map(|date| Self(date.with_timezone(&Utc)))
-            .map_err(|error| {
-                DomainError::new(
-                    "publish_date",
-                    format!("must be an RFC 3339 date-time such as 2024-05-01T08:00:00Z ({error})"),
-                )
-            })
+        DateTime::parse_from_rfc3339(input.trim()).map(|date| Self(date.with_timezone(&Utc))).map_err(|error| {
+            DomainError::new(
+                "publish_date",
+                format!("must be an RFC 3339 date-time such as 2024-05-01T08:00:00Z ({error})"),
+            )
+        })
     }
 
     pub fn from_datetime(date: DateTime<Utc>) -> Self {
@@ -165,10 +151,7 @@ impl ContentKind {
         match input {
             "program" => Ok(Self::Program),
             "episode" => Ok(Self::Episode),
-            other => Err(DomainError::new(
-                "kind",
-                format!("must be program or episode, got {other:?}"),
-            )),
+            other => Err(DomainError::new("kind", format!("must be program or episode, got {other:?}"))),
         }
     }
 }
@@ -247,10 +230,7 @@ mod tests {
     fn title_bounds() {
         assert!(Title::parse("").is_err());
         assert!(Title::parse("   ").is_err());
-        assert_eq!(
-            Title::parse("  Serial  ").map(|t| t.as_str().to_owned()),
-            Ok("Serial".into())
-        );
+        assert_eq!(Title::parse("  Serial  ").map(|t| t.as_str().to_owned()), Ok("Serial".into()));
         assert!(Title::parse("x".repeat(300)).is_ok());
         let error = Title::parse("x".repeat(301)).expect_err("301 chars");
         assert_eq!(error.field, "title");
@@ -262,12 +242,7 @@ mod tests {
     fn description_bounds() {
         assert!(Description::parse("").is_ok());
         assert!(Description::parse("a".repeat(10_000)).is_ok());
-        assert_eq!(
-            Description::parse("a".repeat(10_001))
-                .expect_err("too long")
-                .field,
-            "description"
-        );
+        assert_eq!(Description::parse("a".repeat(10_001)).expect_err("too long").field, "description");
     }
 
     #[test]
@@ -275,12 +250,7 @@ mod tests {
         assert!(DurationSeconds::new(0).is_err());
         assert!(DurationSeconds::new(1).is_ok());
         assert!(DurationSeconds::new(48 * 3600).is_ok());
-        assert_eq!(
-            DurationSeconds::new(48 * 3600 + 1)
-                .expect_err("too long")
-                .field,
-            "duration_seconds"
-        );
+        assert_eq!(DurationSeconds::new(48 * 3600 + 1).expect_err("too long").field, "duration_seconds");
         assert!(serde_json::from_str::<DurationSeconds>("0").is_err());
     }
 
@@ -288,16 +258,8 @@ mod tests {
     fn publish_dates_are_rfc3339_and_normalised_to_utc() {
         let date = PublishDate::parse("2024-05-01T10:00:00+02:00").expect("valid date");
         assert_eq!(date.to_rfc3339(), "2024-05-01T08:00:00Z");
-        for bad in [
-            "2024-05-01",
-            "yesterday",
-            "2024-13-01T00:00:00Z",
-            "Wed, 01 May 2024 08:00:00 GMT",
-        ] {
-            assert_eq!(
-                PublishDate::parse(bad).expect_err(bad).field,
-                "publish_date"
-            );
+        for bad in ["2024-05-01", "yesterday", "2024-13-01T00:00:00Z", "Wed, 01 May 2024 08:00:00 GMT"] {
+            assert_eq!(PublishDate::parse(bad).expect_err(bad).field, "publish_date");
         }
         let json: Result<PublishDate, _> = serde_json::from_str("\"not a date\"");
         assert!(json.is_err());

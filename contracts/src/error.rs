@@ -132,11 +132,7 @@ impl Problem {
     }
 
     /// A problem about one field; the field is named both in `detail` and in `errors`.
-    pub fn for_field(
-        code: ErrorCode,
-        field: impl Into<String>,
-        message: impl Into<String>,
-    ) -> Self {
+    pub fn for_field(code: ErrorCode, field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = message.into();
         let mut problem = Self::new(code, format!("{field}: {message}"));
@@ -151,8 +147,7 @@ mod tests {
 
     #[test]
     fn problem_names_the_field_and_serialises_as_rfc9457() {
-        let problem =
-            Problem::for_field(ErrorCode::InvalidParameter, "per_page", "must be 1 to 100");
+        let problem = Problem::for_field(ErrorCode::InvalidParameter, "per_page", "must be 1 to 100");
         let json = serde_json::to_value(&problem).expect("problem serialises");
         insta::assert_json_snapshot!(json, @r#"
         {
@@ -173,11 +168,7 @@ mod tests {
 
     #[test]
     fn codes_round_trip_through_their_stable_strings() {
-        for code in [
-            ErrorCode::MalformedBody,
-            ErrorCode::PreconditionFailed,
-            ErrorCode::Unavailable,
-        ] {
+        for code in [ErrorCode::MalformedBody, ErrorCode::PreconditionFailed, ErrorCode::Unavailable] {
             let json = serde_json::to_string(&code).expect("code serialises");
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }

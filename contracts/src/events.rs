@@ -70,11 +70,7 @@ impl EventEnvelope {
             event_type,
             schema_version: SCHEMA_VERSION,
             occurred_at: Utc::now(),
-            aggregate: Aggregate {
-                kind: data.kind(),
-                id: data.id(),
-                version: data.version(),
-            },
+            aggregate: Aggregate { kind: data.kind(), id: data.id(), version: data.version() },
             traceparent,
             data,
         }

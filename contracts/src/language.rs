@@ -203,15 +203,14 @@ impl LanguageCode {
     pub fn parse(input: &str) -> Result<Self, DomainError> {
         let primary = input.trim().split(['-', '_']).next().unwrap_or_default();
         let lower = primary.to_ascii_lowercase();
-        LANGUAGES
-            .binary_search_by(|(code, _)| (*code).cmp(lower.as_str()))
-            .map(|index| Self(index as u8))
-            .map_err(|_| {
+        LANGUAGES.binary_search_by(|(code, _)| (*code).cmp(lower.as_str())).map(|index| Self(index as u8)).map_err(
+            |_| {
                 DomainError::new(
                     "language",
                     format!("{input:?} is not an ISO 639-1 language code (for example \"en\" or \"pt-BR\")"),
                 )
-            })
+            },
+        )
     }
 
     /// The language with this ordinal, if there is one.
@@ -268,18 +267,9 @@ mod tests {
 
     #[test]
     fn regional_and_uppercase_forms_normalise() {
-        assert_eq!(
-            LanguageCode::parse("en-US").map(LanguageCode::code),
-            Ok("en")
-        );
-        assert_eq!(
-            LanguageCode::parse("nl-be").map(LanguageCode::code),
-            Ok("nl")
-        );
-        assert_eq!(
-            LanguageCode::parse("PT_br").map(LanguageCode::code),
-            Ok("pt")
-        );
+        assert_eq!(LanguageCode::parse("en-US").map(LanguageCode::code), Ok("en"));
+        assert_eq!(LanguageCode::parse("nl-be").map(LanguageCode::code), Ok("nl"));
+        assert_eq!(LanguageCode::parse("PT_br").map(LanguageCode::code), Ok("pt"));
         assert_eq!(LanguageCode::parse("ja").map(LanguageCode::code), Ok("ja"));
     }
 

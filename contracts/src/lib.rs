@@ -15,14 +15,8 @@ mod events;
 mod language;
 
 pub use category::{CATEGORIES, Category};
-pub use content::{
-    ContentSnapshot, CreateEpisode, CreateProgram, Episode, Program, UpdateEpisode, UpdateProgram,
-};
-pub use domain::{
-    ContentKind, ContentStatus, Description, DomainError, DurationSeconds, PublishDate, Title,
-};
+pub use content::{ContentSnapshot, CreateEpisode, CreateProgram, Episode, Program, UpdateEpisode, UpdateProgram};
+pub use domain::{ContentKind, ContentStatus, Description, DomainError, DurationSeconds, PublishDate, Title};
 pub use error::{ErrorCode, FieldError, Problem};
-pub use events::{
-    Aggregate, CONTENT_DLQ_TOPIC, CONTENT_TOPIC, EventEnvelope, EventType, SCHEMA_VERSION,
-};
+pub use events::{Aggregate, CONTENT_DLQ_TOPIC, CONTENT_TOPIC, EventEnvelope, EventType, SCHEMA_VERSION};
 pub use language::{LANGUAGES, LanguageCode};

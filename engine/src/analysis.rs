@@ -90,13 +90,7 @@ pub fn words(text: &str) -> Vec<Word> {
             if slice.chars().count() <= MAX_WORD_CHARS {
                 let lowercase = slice.to_lowercase();
                 let term = fold(&lowercase).into_owned();
-                out.push(Word {
-                    start,
-                    end,
-                    lowercase,
-                    term,
-                    cjk: false,
-                });
+                out.push(Word { start, end, lowercase, term, cjk: false });
             }
         } else {
             chars.next();
@@ -123,13 +117,7 @@ fn push_cjk_run(text: &str, run: &[(usize, char)], out: &mut Vec<Word>) {
 fn cjk_word(start: usize, end: usize, slice: &str) -> Word {
     // Full-width Latin inside a CJK run is rare; lowercasing keeps `ＡＢ` and `ａｂ` together.
     let lowercase = slice.to_lowercase();
-    Word {
-        start,
-        end,
-        term: lowercase.clone(),
-        lowercase,
-        cjk: true,
-    }
+    Word { start, end, term: lowercase.clone(), lowercase, cjk: true }
 }
 
 /// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
@@ -157,24 +145,21 @@ pub fn fold(lowercase: &str) -> Cow<'_, str> {
 
 fn fold_char(c: char) -> Option<&'static str> {
     Some(match c {
-        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' | 'ǎ' | 'ǟ' | 'ǡ' | 'ǻ' | 'ȁ' | 'ȃ'
-        | 'ȧ' | 'ḁ' | 'ạ' | 'ả' | 'ấ' | 'ầ' | 'ẩ' | 'ẫ' | 'ậ' | 'ắ' | 'ằ' | 'ẳ' | 'ẵ' | 'ặ' => {
-            "a"
-        }
+        'à' | 'á' | 'â' | 'ã' | 'ä' | 'å' | 'ā' | 'ă' | 'ą' | 'ǎ' | 'ǟ' | 'ǡ' | 'ǻ' | 'ȁ' | 'ȃ' | 'ȧ' | 'ḁ' | 'ạ'
+        | 'ả' | 'ấ' | 'ầ' | 'ẩ' | 'ẫ' | 'ậ' | 'ắ' | 'ằ' | 'ẳ' | 'ẵ' | 'ặ' => "a",
         'æ' => "ae",
         'ƀ' | 'ḃ' | 'ḅ' | 'ḇ' => "b",
         'ç' | 'ć' | 'ĉ' | 'ċ' | 'č' | 'ḉ' => "c",
         'ð' | 'ď' | 'đ' | 'ḋ' | 'ḍ' | 'ḏ' | 'ḑ' | 'ḓ' => "d",
         'ǆ' | 'ǳ' => "dz",
-        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' | 'ȅ' | 'ȇ' | 'ȩ' | 'ɇ' | 'ḕ' | 'ḗ'
-        | 'ḙ' | 'ḛ' | 'ḝ' | 'ẹ' | 'ẻ' | 'ẽ' | 'ế' | 'ề' | 'ể' | 'ễ' | 'ệ' => {
-            "e"
-        }
+        'è' | 'é' | 'ê' | 'ë' | 'ē' | 'ĕ' | 'ė' | 'ę' | 'ě' | 'ȅ' | 'ȇ' | 'ȩ' | 'ɇ' | 'ḕ' | 'ḗ' | 'ḙ' | 'ḛ' | 'ḝ'
+        | 'ẹ' | 'ẻ' | 'ẽ' | 'ế' | 'ề' | 'ể' | 'ễ' | 'ệ' => "e",
         'ƒ' | 'ḟ' => "f",
         'ĝ' | 'ğ' | 'ġ' | 'ģ' | 'ǥ' | 'ǧ' | 'ǵ' | 'ḡ' => "g",
         'ĥ' | 'ħ' | 'ȟ' | 'ḣ' | 'ḥ' | 'ḧ' | 'ḩ' | 'ḫ' | 'ẖ' => "h",
-        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' | 'ǐ' | 'ȉ' | 'ȋ' | 'ḭ' | 'ḯ' | 'ỉ'
-        | 'ị' => "i",
+        'ì' | 'í' | 'î' | 'ï' | 'ĩ' | 'ī' | 'ĭ' | 'į' | 'ı' | 'ǐ' | 'ȉ' | 'ȋ' | 'ḭ' | 'ḯ' | 'ỉ' | 'ị' => {
+            "i"
+        }
         'ĳ' => "ij",
         'ĵ' | 'ǰ' => "j",
         'ķ' | 'ĸ' | 'ǩ' | 'ḱ' | 'ḳ' | 'ḵ' => "k",
@@ -183,21 +168,19 @@ fn fold_char(c: char) -> Option<&'static str> {
         'ḿ' | 'ṁ' | 'ṃ' => "m",
         'ñ' | 'ń' | 'ņ' | 'ň' | 'ŉ' | 'ŋ' | 'ǹ' | 'ṅ' | 'ṇ' | 'ṉ' | 'ṋ' => "n",
         'ǌ' => "nj",
-        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' | 'ơ' | 'ǒ' | 'ǫ' | 'ǭ' | 'ȍ' | 'ȏ'
-        | 'ȫ' | 'ȭ' | 'ȯ' | 'ȱ' | 'ṍ' | 'ṏ' | 'ṑ' | 'ṓ' | 'ọ' | 'ỏ' | 'ố' | 'ồ' | 'ổ' | 'ỗ'
-        | 'ộ' | 'ớ' | 'ờ' | 'ở' | 'ỡ' | 'ợ' => "o",
+        'ò' | 'ó' | 'ô' | 'õ' | 'ö' | 'ø' | 'ō' | 'ŏ' | 'ő' | 'ơ' | 'ǒ' | 'ǫ' | 'ǭ' | 'ȍ' | 'ȏ' | 'ȫ' | 'ȭ' | 'ȯ'
+        | 'ȱ' | 'ṍ' | 'ṏ' | 'ṑ' | 'ṓ' | 'ọ' | 'ỏ' | 'ố' | 'ồ' | 'ổ' | 'ỗ' | 'ộ' | 'ớ' | 'ờ' | 'ở' | 'ỡ' | 'ợ' => {
+            "o"
+        }
         'œ' => "oe",
         'ṕ' | 'ṗ' => "p",
         'ŕ' | 'ŗ' | 'ř' | 'ȑ' | 'ȓ' | 'ɍ' | 'ṙ' | 'ṛ' | 'ṝ' | 'ṟ' => "r",
-        'ś' | 'ŝ' | 'ş' | 'š' | 'ſ' | 'ș' | 'ṡ' | 'ṣ' | 'ṥ' | 'ṧ' | 'ṩ' | 'ẛ' => {
-            "s"
-        }
+        'ś' | 'ŝ' | 'ş' | 'š' | 'ſ' | 'ș' | 'ṡ' | 'ṣ' | 'ṥ' | 'ṧ' | 'ṩ' | 'ẛ' => "s",
         'ß' => "ss",
         'ţ' | 'ť' | 'ŧ' | 'ț' | 'ṫ' | 'ṭ' | 'ṯ' | 'ṱ' | 'ẗ' => "t",
         'þ' => "th",
-        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' | 'ư' | 'ǔ' | 'ǖ' | 'ǘ' | 'ǚ'
-        | 'ǜ' | 'ȕ' | 'ȗ' | 'ṳ' | 'ṵ' | 'ṷ' | 'ṹ' | 'ṻ' | 'ụ' | 'ủ' | 'ứ' | 'ừ' | 'ử' | 'ữ'
-        | 'ự' => "u",
+        'ù' | 'ú' | 'û' | 'ü' | 'ũ' | 'ū' | 'ŭ' | 'ů' | 'ű' | 'ų' | 'ư' | 'ǔ' | 'ǖ' | 'ǘ' | 'ǚ' | 'ǜ' | 'ȕ' | 'ȗ'
+        | 'ṳ' | 'ṵ' | 'ṷ' | 'ṹ' | 'ṻ' | 'ụ' | 'ủ' | 'ứ' | 'ừ' | 'ử' | 'ữ' | 'ự' => "u",
         'ṽ' | 'ṿ' => "v",
         'ŵ' | 'ẁ' | 'ẃ' | 'ẅ' | 'ẇ' | 'ẉ' | 'ẘ' => "w",
         'ẋ' | 'ẍ' => "x",
@@ -251,17 +234,12 @@ fn algorithm(language: LanguageCode) -> Option<Algorithm> {
 fn stemmers() -> &'static [(LanguageCode, Stemmer)] {
     static STEMMERS: OnceLock<Vec<(LanguageCode, Stemmer)>> = OnceLock::new();
     STEMMERS.get_or_init(|| {
-        LanguageCode::all()
-            .filter_map(|language| algorithm(language).map(|a| (language, Stemmer::new(a))))
-            .collect()
+        LanguageCode::all().filter_map(|language| algorithm(language).map(|a| (language, Stemmer::new(a)))).collect()
     })
 }
 
 fn stemmer_for(language: LanguageCode) -> Option<&'static Stemmer> {
-    stemmers()
-        .iter()
-        .find(|(l, _)| *l == language)
-        .map(|(_, stemmer)| stemmer)
+    stemmers().iter().find(|(l, _)| *l == language).map(|(_, stemmer)| stemmer)
 }
 
 /// The stem of a lowercased word in a language, folded, without the marker.
@@ -283,10 +261,7 @@ pub fn query_stems(lowercase: &str, languages: &[LanguageCode]) -> Vec<String> {
     if languages.is_empty() {
         stemmers().iter().for_each(|(_, stemmer)| push(stemmer));
     } else {
-        languages
-            .iter()
-            .filter_map(|l| stemmer_for(*l))
-            .for_each(push);
+        languages.iter().filter_map(|l| stemmer_for(*l)).for_each(push);
     }
     stems
 }
@@ -340,10 +315,7 @@ impl Tokenizer for MediaMeshTokenizer {
                 self.tokens.push(token(stem));
             }
         }
-        MediaMeshTokenStream {
-            tokens: &mut self.tokens,
-            cursor: 0,
-        }
+        MediaMeshTokenStream { tokens: &mut self.tokens, cursor: 0 }
     }
 }
 
@@ -371,11 +343,7 @@ mod tests {
         let mut stream = tokenizer.token_stream(text);
         let mut out = Vec::new();
         while stream.advance() {
-            out.push(format!(
-                "{}@{}",
-                stream.token().text,
-                stream.token().position
-            ));
+            out.push(format!("{}@{}", stream.token().text, stream.token().position));
         }
         out
     }
@@ -386,25 +354,14 @@ mod tests {
 
     #[test]
     fn latin_words_are_lowercased_and_folded() {
-        let terms: Vec<String> = words("Café Straße, NAÏVE—Łódź 2024!")
-            .into_iter()
-            .map(|w| w.term)
-            .collect();
+        let terms: Vec<String> = words("Café Straße, NAÏVE—Łódź 2024!").into_iter().map(|w| w.term).collect();
         assert_eq!(terms, ["cafe", "strasse", "naive", "lodz", "2024"]);
     }
 
     #[test]
     fn cjk_runs_become_bigrams_between_latin_words() {
-        let terms: Vec<String> = words("COTEN RADIOの東京ポッド許可局")
-            .into_iter()
-            .map(|w| w.term)
-            .collect();
-        assert_eq!(
-            terms,
-            [
-                "coten", "radio", "の東", "東京", "京ポ", "ポッ", "ッド", "ド許", "許可", "可局"
-            ]
-        );
+        let terms: Vec<String> = words("COTEN RADIOの東京ポッド許可局").into_iter().map(|w| w.term).collect();
+        assert_eq!(terms, ["coten", "radio", "の東", "東京", "京ポ", "ポッ", "ッド", "ド許", "許可", "可局"]);
         let lone: Vec<String> = words("第1回").into_iter().map(|w| w.term).collect();
         assert_eq!(lone, ["第", "1", "回"]);
     }
@@ -412,17 +369,11 @@ mod tests {
     #[test]
     fn the_language_tag_picks_the_stemmer_and_stems_share_the_position() {
         let tagged = tag_with_language(language("en"), "Running podcasts");
-        assert_eq!(
-            terms(&tagged),
-            ["running@0", "~run@0", "podcasts@1", "~podcast@1"]
-        );
+        assert_eq!(terms(&tagged), ["running@0", "~run@0", "podcasts@1", "~podcast@1"]);
         let german = tag_with_language(language("de"), "Geschichten");
         assert_eq!(terms(&german), ["geschichten@0", "~geschicht@0"]);
         // No stemmer for Japanese, and none for untagged (query) text.
-        assert_eq!(
-            terms(&tag_with_language(language("ja"), "ラジオ")),
-            ["ラジ@0", "ジオ@1"]
-        );
+        assert_eq!(terms(&tag_with_language(language("ja"), "ラジオ")), ["ラジ@0", "ジオ@1"]);
         assert_eq!(terms("Running"), ["running@0"]);
     }
 

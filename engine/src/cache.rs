@@ -64,11 +64,7 @@ impl Caches {
                 })
                 .build()
         });
-        Self {
-            entries,
-            hits: AtomicU64::new(0),
-            misses: AtomicU64::new(0),
-        }
+        Self { entries, hits: AtomicU64::new(0), misses: AtomicU64::new(0) }
     }
 
     pub fn get(&self, key: &CacheKey) -> Option<CacheValue> {
@@ -136,10 +132,9 @@ fn value_bytes(value: &CacheValue) -> usize {
                 response.hits.iter().map(hit_bytes).sum::<usize>() + facets_bytes(&response.facets)
             }
             CacheValue::Facets(facets) => facets_bytes(facets),
-            CacheValue::Suggest(suggestions) => suggestions
-                .iter()
-                .map(|s| std::mem::size_of::<Suggestion>() + s.id.len() + s.title.len())
-                .sum(),
+            CacheValue::Suggest(suggestions) => {
+                suggestions.iter().map(|s| std::mem::size_of::<Suggestion>() + s.id.len() + s.title.len()).sum()
+            }
         }
 }
 

@@ -18,7 +18,7 @@ use crate::request::{SearchRequest, Sort};
 use crate::schema::{VISIBLE, kind_ordinal, names};
 
 /// What a document must satisfy besides the text, as columnar checks.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Filter {
     kind: Option<u64>,
     categories: Option<u32>,
@@ -28,14 +28,24 @@ pub struct Filter {
     exclude_doc: Option<DocAddress>,
 }
 
+impl Default for Filter {
+    /// Visible documents of any kind, category, language, duration and date.
+    fn default() -> Self {
+        Self {
+            kind: None,
+            categories: None,
+            languages: None,
+            duration: (0, u64::MAX),
+            publish_date: (i64::MIN, i64::MAX),
+            exclude_doc: None,
+        }
+    }
+}
+
 impl Filter {
     pub fn from_request(request: &SearchRequest) -> Self {
-        let categories = (!request.categories.is_empty()).then(|| {
-            request
-                .categories
-                .iter()
-                .fold(0u32, |mask, c| mask | 1 << c.ordinal())
-        });
+        let categories = (!request.categories.is_empty())
+            .then(|| request.categories.iter().fold(0u32, |mask, c| mask | 1 << c.ordinal()));
         let languages = (!request.languages.is_empty()).then(|| {
             let mut mask = [0u64; 3];
             for language in &request.languages {
@@ -48,14 +58,8 @@ impl Filter {
             kind: request.kind.map(kind_ordinal),
             categories,
             languages,
-            duration: (
-                request.min_duration.unwrap_or(0),
-                request.max_duration.unwrap_or(u64::MAX),
-            ),
-            publish_date: (
-                request.published_after.unwrap_or(i64::MIN),
-                request.published_before.unwrap_or(i64::MAX),
-            ),
+            duration: (request.min_duration.unwrap_or(0), request.max_duration.unwrap_or(u64::MAX)),
+            publish_date: (request.published_after.unwrap_or(i64::MIN), request.published_before.unwrap_or(i64::MAX)),
             exclude_doc: None,
         }
     }
@@ -104,9 +108,7 @@ pub struct Ranked {
 
 impl Ord for Ranked {
     fn cmp(&self, other: &Self) -> Ordering {
-        self.key
-            .cmp(&other.key)
-            .then_with(|| other.address.cmp(&self.address))
+        self.key.cmp(&other.key).then_with(|| other.address.cmp(&self.address))
     }
 }
 
@@ -139,18 +141,13 @@ impl Collected {
         self.category_counts
             .iter()
             .enumerate()
-            .filter_map(|(ordinal, &count)| {
-                Category::from_ordinal(ordinal as u64).map(|category| (category, count))
-            })
+            .filter_map(|(ordinal, &count)| Category::from_ordinal(ordinal as u64).map(|category| (category, count)))
     }
 
     pub fn language_facets(&self) -> impl Iterator<Item = (LanguageCode, u64)> + '_ {
-        self.language_counts
-            .iter()
-            .enumerate()
-            .filter_map(|(ordinal, &count)| {
-                LanguageCode::from_ordinal(ordinal as u64).map(|language| (language, count))
-            })
+        self.language_counts.iter().enumerate().filter_map(|(ordinal, &count)| {
+            LanguageCode::from_ordinal(ordinal as u64).map(|language| (language, count))
+        })
     }
 }
 
@@ -183,11 +180,7 @@ impl Collector for SearchCollector {
     type Fruit = Collected;
     type Child = SearchSegmentCollector;
 
-    fn for_segment(
-        &self,
-        segment: SegmentOrdinal,
-        reader: &SegmentReader,
-    ) -> tantivy::Result<Self::Child> {
+    fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
         let fast = reader.fast_fields();
         let u64_column = |name: &str| fast.u64(name).map(|c| c.first_or_default_col(0));
         Ok(SearchSegmentCollector {
@@ -204,16 +197,8 @@ impl Collector for SearchCollector {
             publish_date: fast.i64(names::PUBLISH_DATE)?.first_or_default_col(0),
             heap: BinaryHeap::with_capacity(self.limit.min(1024) + 1),
             collected: Collected {
-                category_counts: if self.facets {
-                    vec![0; CATEGORIES.len()]
-                } else {
-                    Vec::new()
-                },
-                language_counts: if self.facets {
-                    vec![0; LANGUAGES.len()]
-                } else {
-                    Vec::new()
-                },
+                category_counts: if self.facets { vec![0; CATEGORIES.len()] } else { Vec::new() },
+                language_counts: if self.facets { vec![0; LANGUAGES.len()] } else { Vec::new() },
                 ..Collected::default()
             },
         })
@@ -225,16 +210,8 @@ impl Collector for SearchCollector {
 
     fn merge_fruits(&self, fruits: Vec<Collected>) -> tantivy::Result<Collected> {
         let mut merged = Collected {
-            category_counts: if self.facets {
-                vec![0; CATEGORIES.len()]
-            } else {
-                Vec::new()
-            },
-            language_counts: if self.facets {
-                vec![0; LANGUAGES.len()]
-            } else {
-                Vec::new()
-            },
+            category_counts: if self.facets { vec![0; CATEGORIES.len()] } else { Vec::new() },
+            language_counts: if self.facets { vec![0; LANGUAGES.len()] } else { Vec::new() },
             ..Collected::default()
         };
         for fruit in fruits {
@@ -261,10 +238,7 @@ impl SegmentCollector for SearchSegmentCollector {
             return;
         }
         let filter = &self.filter;
-        if filter
-            .kind
-            .is_some_and(|kind| self.kind.get_val(doc) != kind)
-        {
+        if filter.kind.is_some_and(|kind| self.kind.get_val(doc) != kind) {
             return;
         }
         if filter.duration != (0, u64::MAX) {
@@ -279,20 +253,14 @@ impl SegmentCollector for SearchSegmentCollector {
                 return;
             }
         }
-        if filter
-            .exclude_doc
-            .is_some_and(|a| a.segment_ord == self.segment && a.doc_id == doc)
-        {
+        if filter.exclude_doc.is_some_and(|a| a.segment_ord == self.segment && a.doc_id == doc) {
             return;
         }
         let category = self.category.get_val(doc) as usize;
         let language = self.language.get_val(doc) as usize;
-        let category_ok = filter
-            .categories
-            .is_none_or(|mask| category < 32 && mask & (1 << category) != 0);
-        let language_ok = filter
-            .languages
-            .is_none_or(|mask| language < 192 && mask[language / 64] & (1 << (language % 64)) != 0);
+        let category_ok = filter.categories.is_none_or(|mask| category < 32 && mask & (1 << category) != 0);
+        let language_ok =
+            filter.languages.is_none_or(|mask| language < 192 && mask[language / 64] & (1 << (language % 64)) != 0);
         if self.facets {
             if language_ok && let Some(count) = self.collected.category_counts.get_mut(category) {
                 *count += 1;
@@ -315,11 +283,7 @@ impl SegmentCollector for SearchSegmentCollector {
             Order::ShortestFirst => !self.duration.get_val(doc),
             Order::LongestFirst => self.duration.get_val(doc),
         };
-        let ranked = Ranked {
-            key,
-            score,
-            address: DocAddress::new(self.segment, doc),
-        };
+        let ranked = Ranked { key, score, address: DocAddress::new(self.segment, doc) };
         if self.heap.len() < self.limit {
             self.heap.push(Reverse(ranked));
         } else if let Some(mut worst) = self.heap.peek_mut()
@@ -330,11 +294,7 @@ impl SegmentCollector for SearchSegmentCollector {
     }
 
     fn harvest(mut self) -> Collected {
-        self.collected.top = self
-            .heap
-            .into_iter()
-            .map(|Reverse(ranked)| ranked)
-            .collect();
+        self.collected.top = self.heap.into_iter().map(|Reverse(ranked)| ranked).collect();
         self.collected
     }
 }
@@ -353,16 +313,8 @@ mod tests {
 
     #[test]
     fn ties_go_to_the_lower_address() {
-        let a = Ranked {
-            key: 5,
-            score: 0.0,
-            address: DocAddress::new(0, 1),
-        };
-        let b = Ranked {
-            key: 5,
-            score: 0.0,
-            address: DocAddress::new(0, 2),
-        };
+        let a = Ranked { key: 5, score: 0.0, address: DocAddress::new(0, 1) };
+        let b = Ranked { key: 5, score: 0.0, address: DocAddress::new(0, 2) };
         assert!(a > b);
     }
 }

@@ -26,10 +26,7 @@ pub enum EngineError {
 
 impl EngineError {
     pub fn invalid(parameter: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::InvalidParameter {
-            parameter: parameter.into(),
-            message: message.into(),
-        }
+        Self::InvalidParameter { parameter: parameter.into(), message: message.into() }
     }
 
     pub fn code(&self) -> ErrorCode {

@@ -50,11 +50,7 @@ pub fn highlight(
 }
 
 /// Byte spans of matched words, in order, overlapping spans (CJK bigrams) merged.
-fn matched_spans(
-    text: &str,
-    language: Option<LanguageCode>,
-    query: &ParsedQuery,
-) -> Vec<(usize, usize)> {
+fn matched_spans(text: &str, language: Option<LanguageCode>, query: &ParsedQuery) -> Vec<(usize, usize)> {
     let mut spans: Vec<(usize, usize)> = Vec::new();
     for word in analysis::words(text) {
         if !matches(&word, language, query) {
@@ -69,19 +65,10 @@ fn matched_spans(
 }
 
 fn matches(word: &Word, language: Option<LanguageCode>, query: &ParsedQuery) -> bool {
-    if query
-        .phrases
-        .iter()
-        .flatten()
-        .any(|term| *term == word.term)
-    {
+    if query.phrases.iter().flatten().any(|term| *term == word.term) {
         return true;
     }
-    let stem = if word.cjk {
-        None
-    } else {
-        language.and_then(|l| analysis::stem(l, &word.lowercase))
-    };
+    let stem = if word.cjk { None } else { language.and_then(|l| analysis::stem(l, &word.lowercase)) };
     query.words.iter().any(|q| {
         if q.term == word.term {
             return true;
@@ -117,9 +104,7 @@ pub fn within_edits(a: &str, b: &str, limit: usize) -> bool {
         let mut row_min = current[0];
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut value = (previous[j] + 1)
-                .min(current[j - 1] + 1)
-                .min(previous[j - 1] + cost);
+            let mut value = (previous[j] + 1).min(current[j - 1] + 1).min(previous[j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 value = value.min(previous_previous[j - 2] + 1);
             }
@@ -138,22 +123,14 @@ pub fn within_edits(a: &str, b: &str, limit: usize) -> bool {
 /// A window of at most `limit` characters that starts a little before `first_match`, on a word
 /// boundary where one is near.
 fn window(text: &str, first_match: usize, limit: usize) -> (usize, usize) {
-    let lead_start = text[..first_match]
-        .char_indices()
-        .rev()
-        .nth(LEAD_CHARS.saturating_sub(1))
-        .map_or(0, |(index, _)| index);
+    let lead_start =
+        text[..first_match].char_indices().rev().nth(LEAD_CHARS.saturating_sub(1)).map_or(0, |(index, _)| index);
     let start = if lead_start == 0 {
         0
     } else {
-        text[lead_start..first_match]
-            .find(' ')
-            .map_or(lead_start, |space| lead_start + space + 1)
+        text[lead_start..first_match].find(' ').map_or(lead_start, |space| lead_start + space + 1)
     };
-    let end = text[start..]
-        .char_indices()
-        .nth(limit)
-        .map_or(text.len(), |(index, _)| start + index);
+    let end = text[start..].char_indices().nth(limit).map_or(text.len(), |(index, _)| start + index);
     (start, end)
 }
 
@@ -185,9 +162,7 @@ mod tests {
         let text = "A <b>History</b> of Podcasts & Science";
         assert_eq!(
             highlight(text, lang("en"), &query, None).as_deref(),
-            Some(
-                "A &lt;b&gt;<em>History</em>&lt;/b&gt; of <em>Podcasts</em> &amp; <em>Science</em>"
-            )
+            Some("A &lt;b&gt;<em>History</em>&lt;/b&gt; of <em>Podcasts</em> &amp; <em>Science</em>")
         );
         assert_eq!(highlight("Nothing here", lang("en"), &query, None), None);
     }
@@ -196,10 +171,7 @@ mod tests {
     fn cjk_bigrams_merge_into_one_mark() {
         let query = parse("東京ポッド", &[]).expect("parses");
         let text = "東京ポッド許可局";
-        assert_eq!(
-            highlight(text, lang("ja"), &query, None).as_deref(),
-            Some("<em>東京ポッド</em>許可局")
-        );
+        assert_eq!(highlight(text, lang("ja"), &query, None).as_deref(), Some("<em>東京ポッド</em>許可局"));
     }
 
     #[test]
@@ -207,10 +179,7 @@ mod tests {
         let query = parse("needle", &[]).expect("parses");
         let text = format!("{} needle {}", "hay ".repeat(100), "straw ".repeat(100));
         let snippet = highlight(&text, lang("en"), &query, Some(160)).expect("matches");
-        assert!(
-            snippet.starts_with('…') && snippet.ends_with('…'),
-            "{snippet}"
-        );
+        assert!(snippet.starts_with('…') && snippet.ends_with('…'), "{snippet}");
         assert!(snippet.contains("<em>needle</em>"));
         assert!(snippet.chars().count() < 200);
     }

@@ -28,8 +28,8 @@ pub use cache::CacheStats;
 pub use error::{EngineError, Result};
 pub use query::{ParsedQuery, QueryWord, parse as parse_query};
 pub use request::{
-    FacetCount, Facets, Highlights, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW,
-    SearchRequest, SearchResponse, Sort, Suggestion,
+    FacetCount, Facets, Highlights, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW, SearchRequest,
+    SearchResponse, Sort, Suggestion,
 };
 pub use writer::{EngineWriter, WriteOutcome, WriterConfig};
 
@@ -47,10 +47,7 @@ pub struct EngineConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self {
-            cache_bytes: 64 * 1024 * 1024,
-            doc_store_cache_blocks: 64,
-        }
+        Self { cache_bytes: 64 * 1024 * 1024, doc_store_cache_blocks: 64 }
     }
 }
 
@@ -74,9 +71,7 @@ pub struct Engine {
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Engine")
-            .field("directory", &self.directory)
-            .finish_non_exhaustive()
+        f.debug_struct("Engine").field("directory", &self.directory).finish_non_exhaustive()
     }
 }
 
@@ -97,33 +92,21 @@ impl Engine {
                 Err(_) => Index::open_in_dir(&directory)?,
             }
         };
-        index.tokenizers().register(
-            analysis::TOKENIZER_NAME,
-            TextAnalyzer::from(analysis::MediaMeshTokenizer::default()),
-        );
+        index
+            .tokenizers()
+            .register(analysis::TOKENIZER_NAME, TextAnalyzer::from(analysis::MediaMeshTokenizer::default()));
         let fields = Fields::from_schema(&index.schema())?;
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .doc_store_cache_num_blocks(config.doc_store_cache_blocks)
             .try_into()?;
-        Ok(Self {
-            index,
-            reader,
-            fields,
-            caches: Caches::new(config.cache_bytes),
-            directory,
-        })
+        Ok(Self { index, reader, fields, caches: Caches::new(config.cache_bytes), directory })
     }
 
     /// A writer for this index. Only one may exist per directory, across processes.
     pub fn writer(&self, config: WriterConfig) -> Result<EngineWriter> {
-        EngineWriter::new(
-            &self.index,
-            self.reader.clone(),
-            self.fields.clone(),
-            config,
-        )
+        EngineWriter::new(&self.index, self.reader.clone(), self.fields.clone(), config)
     }
 
     /// The checkpoint the last commit stored (the indexer keeps its Kafka offsets there).

@@ -8,9 +8,7 @@
 
 use contracts::LanguageCode;
 use tantivy::Term;
-use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::analysis::{self, Word};
@@ -22,6 +20,7 @@ const TITLE_BOOST: f32 = 3.0;
 const STEM_FACTOR: f32 = 0.5;
 const TYPO_FACTOR: f32 = 0.3;
 const PREFIX_FACTOR: f32 = 0.4;
+const MIN_PLAIN_STEM_CHARS: usize = 4;
 
 /// One word of the query, with the ways it may match.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -80,55 +79,28 @@ pub fn parse(text: &str, languages: &[LanguageCode]) -> Result<ParsedQuery> {
         let count = words.len();
         for (position, word) in words.into_iter().enumerate() {
             let is_last = index == last_segment && position + 1 == count;
-            parsed
-                .words
-                .push(query_word(word, is_last && still_typing, languages));
+            parsed.words.push(query_word(word, is_last && still_typing, languages));
         }
     }
     if parsed.words.len() + parsed.phrases.len() > MAX_QUERY_TERMS {
-        return Err(EngineError::invalid(
-            "q",
-            format!("must have at most {MAX_QUERY_TERMS} words"),
-        ));
+        return Err(EngineError::invalid("q", format!("must have at most {MAX_QUERY_TERMS} words")));
     }
     Ok(parsed)
 }
 
 fn exact_word(term: String) -> QueryWord {
-    QueryWord {
-        term,
-        stems: Vec::new(),
-        cjk: false,
-        typos: 0,
-        prefix: false,
-    }
+    QueryWord { term, stems: Vec::new(), cjk: false, typos: 0, prefix: false }
 }
 
 fn query_word(word: Word, prefix: bool, languages: &[LanguageCode]) -> QueryWord {
     if word.cjk {
-        return QueryWord {
-            term: word.term,
-            stems: Vec::new(),
-            cjk: true,
-            typos: 0,
-            prefix: false,
-        };
+        return QueryWord { term: word.term, stems: Vec::new(), cjk: true, typos: 0, prefix: false };
     }
     // Pure numbers ("2024", "s01") are matched as written: a typo in a number is another number.
     let numeric = word.term.chars().all(|c| c.is_ascii_digit());
     let typos = if numeric { 0 } else { typos_for(&word.term) };
-    let stems = if numeric {
-        Vec::new()
-    } else {
-        analysis::query_stems(&word.lowercase, languages)
-    };
-    QueryWord {
-        typos,
-        prefix: prefix && !numeric,
-        stems,
-        cjk: false,
-        term: word.term,
-    }
+    let stems = if numeric { Vec::new() } else { analysis::query_stems(&word.lowercase, languages) };
+    QueryWord { typos, prefix: prefix && !numeric, stems, cjk: false, term: word.term }
 }
 
 /// Builds the Tantivy query for parsed text over `fields` (title and description for search, title
@@ -149,12 +121,8 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Quer
         let should: Vec<(Occur, Box<dyn Query>)> = text_fields
             .iter()
             .map(|&(field, boost)| {
-                let terms = phrase
-                    .iter()
-                    .map(|t| Term::from_field_text(field, t))
-                    .collect();
-                let query: Box<dyn Query> =
-                    Box::new(BoostQuery::new(Box::new(PhraseQuery::new(terms)), boost));
+                let terms = phrase.iter().map(|t| Term::from_field_text(field, t)).collect();
+                let query: Box<dyn Query> = Box::new(BoostQuery::new(Box::new(PhraseQuery::new(terms)), boost));
                 (Occur::Should, query)
             })
             .collect();
@@ -163,41 +131,29 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Quer
     Box::new(BooleanQuery::new(must))
 }
 
-fn add_word_clauses(
-    word: &QueryWord,
-    field: Field,
-    boost: f32,
-    out: &mut Vec<(Occur, Box<dyn Query>)>,
-) {
+fn add_word_clauses(word: &QueryWord, field: Field, boost: f32, out: &mut Vec<(Occur, Box<dyn Query>)>) {
     let term_query = |text: &str, weight: f32| -> (Occur, Box<dyn Query>) {
         let term = Term::from_field_text(field, text);
         let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-        (
-            Occur::Should,
-            Box::new(BoostQuery::new(Box::new(query), weight)),
-        )
+        (Occur::Should, Box::new(BoostQuery::new(Box::new(query), weight)))
     };
     out.push(term_query(&word.term, boost));
     for stem in &word.stems {
         out.push(term_query(&analysis::stem_term(stem), boost * STEM_FACTOR));
-        if *stem != word.term {
+        // A document word that is its own stem has no stem term ("run"), so the query's stem is
+        // also tried as a plain word; short stems ("oct" of "octo") would match unrelated words.
+        if *stem != word.term && stem.chars().count() >= MIN_PLAIN_STEM_CHARS {
             out.push(term_query(stem, boost * STEM_FACTOR));
         }
     }
     let term = Term::from_field_text(field, &word.term);
     if word.typos > 0 {
         let fuzzy = FuzzyTermQuery::new(term.clone(), word.typos, true);
-        out.push((
-            Occur::Should,
-            Box::new(BoostQuery::new(Box::new(fuzzy), boost * TYPO_FACTOR)),
-        ));
+        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * TYPO_FACTOR))));
     }
     if word.prefix {
         let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
-        out.push((
-            Occur::Should,
-            Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_FACTOR)),
-        ));
+        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_FACTOR))));
     }
 }
 
@@ -213,20 +169,9 @@ mod tests {
     #[test]
     fn words_get_typo_budgets_and_the_last_one_a_prefix() {
         let parsed = parse("the history of podcasting", &[]).expect("parses");
-        let summary: Vec<(&str, u8, bool)> = parsed
-            .words
-            .iter()
-            .map(|w| (w.term.as_str(), w.typos, w.prefix))
-            .collect();
-        assert_eq!(
-            summary,
-            [
-                ("the", 0, false),
-                ("history", 1, false),
-                ("of", 0, false),
-                ("podcasting", 2, true)
-            ]
-        );
+        let summary: Vec<(&str, u8, bool)> =
+            parsed.words.iter().map(|w| (w.term.as_str(), w.typos, w.prefix)).collect();
+        assert_eq!(summary, [("the", 0, false), ("history", 1, false), ("of", 0, false), ("podcasting", 2, true)]);
         let finished = parse("history ", &[]).expect("parses");
         assert!(!finished.words[0].prefix, "a trailing space ends the word");
     }
@@ -234,18 +179,8 @@ mod tests {
     #[test]
     fn quotes_make_phrases_and_an_unbalanced_quote_is_plain_text() {
         let parsed = parse(r#"welcome "night vale" radio"#, &[]).expect("parses");
-        assert_eq!(
-            parsed.phrases,
-            [vec!["night".to_owned(), "vale".to_owned()]]
-        );
-        assert_eq!(
-            parsed
-                .words
-                .iter()
-                .map(|w| w.term.as_str())
-                .collect::<Vec<_>>(),
-            ["welcome", "radio"]
-        );
+        assert_eq!(parsed.phrases, [vec!["night".to_owned(), "vale".to_owned()]]);
+        assert_eq!(parsed.words.iter().map(|w| w.term.as_str()).collect::<Vec<_>>(), ["welcome", "radio"]);
         let unbalanced = parse(r#"night "vale"#, &[]).expect("parses");
         assert!(unbalanced.phrases.is_empty());
         assert_eq!(unbalanced.words.len(), 2);
@@ -261,8 +196,6 @@ mod tests {
     #[test]
     fn too_many_words_name_q() {
         let text = vec!["word"; 40].join(" ");
-        assert!(
-            matches!(parse(&text, &[]), Err(EngineError::InvalidParameter { parameter, .. }) if parameter == "q")
-        );
+        assert!(matches!(parse(&text, &[]), Err(EngineError::InvalidParameter { parameter, .. }) if parameter == "q"));
     }
 }

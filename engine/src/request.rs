@@ -41,9 +41,7 @@ impl Sort {
             other => {
                 return Err(EngineError::invalid(
                     "sort",
-                    format!(
-                        "unknown sort {other:?}; use relevance, newest, oldest, duration or duration_desc"
-                    ),
+                    format!("unknown sort {other:?}; use relevance, newest, oldest, duration or duration_desc"),
                 ));
             }
         })
@@ -95,18 +93,12 @@ impl Default for SearchRequest {
 impl SearchRequest {
     /// A text search with default filters.
     pub fn text(text: impl Into<String>) -> Self {
-        Self {
-            text: Some(text.into()),
-            ..Self::default()
-        }
+        Self { text: Some(text.into()), ..Self::default() }
     }
 
     /// A browse (no text, newest first) with default filters.
     pub fn browse() -> Self {
-        Self {
-            sort: Sort::Newest,
-            ..Self::default()
-        }
+        Self { sort: Sort::Newest, ..Self::default() }
     }
 
     /// Parses HTTP query parameters (`q`, `kind`, `category`, `language`, `program_id`, `sort`,
@@ -120,30 +112,25 @@ impl SearchRequest {
             match name {
                 "q" => request.text = Some(value.to_owned()),
                 "kind" => {
-                    request.kind = Some(
-                        ContentKind::parse(value)
-                            .map_err(|e| EngineError::invalid("kind", e.message))?,
-                    )
+                    request.kind = Some(ContentKind::parse(value).map_err(|e| EngineError::invalid("kind", e.message))?)
                 }
                 "category" => {
                     for slug in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        let category = Category::parse(slug)
-                            .map_err(|e| EngineError::invalid("category", e.message))?;
+                        let category =
+                            Category::parse(slug).map_err(|e| EngineError::invalid("category", e.message))?;
                         request.categories.push(category);
                     }
                 }
                 "language" => {
                     for code in value.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-                        let language = LanguageCode::parse(code)
-                            .map_err(|e| EngineError::invalid("language", e.message))?;
+                        let language =
+                            LanguageCode::parse(code).map_err(|e| EngineError::invalid("language", e.message))?;
                         request.languages.push(language);
                     }
                 }
                 "program_id" => {
-                    request.program_id = Some(
-                        Uuid::parse_str(value)
-                            .map_err(|_| EngineError::invalid("program_id", "must be a UUID"))?,
-                    )
+                    request.program_id =
+                        Some(Uuid::parse_str(value).map_err(|_| EngineError::invalid("program_id", "must be a UUID"))?)
                 }
                 "sort" => {
                     request.sort = Sort::parse(value)?;
@@ -173,10 +160,7 @@ impl SearchRequest {
             return Err(EngineError::invalid("page", "must be 1 or more"));
         }
         if self.per_page == 0 || self.per_page > MAX_PER_PAGE {
-            return Err(EngineError::invalid(
-                "per_page",
-                format!("must be between 1 and {MAX_PER_PAGE}"),
-            ));
+            return Err(EngineError::invalid("per_page", format!("must be between 1 and {MAX_PER_PAGE}")));
         }
         if u64::from(self.page) * u64::from(self.per_page) > MAX_RESULT_WINDOW {
             return Err(EngineError::invalid(
@@ -189,18 +173,12 @@ impl SearchRequest {
         if let (Some(min), Some(max)) = (self.min_duration, self.max_duration)
             && min > max
         {
-            return Err(EngineError::invalid(
-                "min_duration",
-                "must not be greater than max_duration",
-            ));
+            return Err(EngineError::invalid("min_duration", "must not be greater than max_duration"));
         }
         if let (Some(after), Some(before)) = (self.published_after, self.published_before)
             && after > before
         {
-            return Err(EngineError::invalid(
-                "published_after",
-                "must not be later than published_before",
-            ));
+            return Err(EngineError::invalid("published_after", "must not be later than published_before"));
         }
         if let Some(text) = &self.text {
             let chars = text.chars().count();
@@ -227,16 +205,7 @@ impl SearchRequest {
         normal.categories.dedup();
         normal.languages.sort();
         normal.languages.dedup();
-        normal.text = self
-            .text
-            .as_deref()
-            .map(|t| {
-                t.split_whitespace()
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .to_lowercase()
-            })
-            .filter(|t| !t.is_empty());
+        normal.text = self.text.as_deref().map(normalise_text).filter(|t| !t.is_empty());
         if normal.text.is_none() && normal.sort == Sort::Relevance {
             normal.sort = Sort::Newest;
         }
@@ -244,17 +213,22 @@ impl SearchRequest {
     }
 }
 
+/// Collapses white space and case, keeping one trailing space when there was one: it says the last
+/// word is finished (no prefix match), so it changes the answer.
+pub(crate) fn normalise_text(text: &str) -> String {
+    let mut normal = text.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    if !normal.is_empty() && text.ends_with(char::is_whitespace) {
+        normal.push(' ');
+    }
+    normal
+}
+
 fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
-    value
-        .trim()
-        .parse()
-        .map_err(|_| EngineError::invalid(name, format!("must be a whole number, got {value:?}")))
+    value.trim().parse().map_err(|_| EngineError::invalid(name, format!("must be a whole number, got {value:?}")))
 }
 
 fn parse_date(name: &str, value: &str) -> Result<i64> {
-    PublishDate::parse(value)
-        .map(PublishDate::unix_seconds)
-        .map_err(|e| EngineError::invalid(name, e.message))
+    PublishDate::parse(value).map(PublishDate::unix_seconds).map_err(|e| EngineError::invalid(name, e.message))
 }
 
 /// One page of results.
@@ -322,11 +296,8 @@ mod tests {
     use super::*;
 
     fn parse(query: &str) -> Result<SearchRequest> {
-        let pairs: Vec<(&str, &str)> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .filter_map(|p| p.split_once('='))
-            .collect();
+        let pairs: Vec<(&str, &str)> =
+            query.split('&').filter(|p| !p.is_empty()).filter_map(|p| p.split_once('=')).collect();
         SearchRequest::from_params(pairs)
     }
 
@@ -342,18 +313,8 @@ mod tests {
         let request = parse("q=history&category=history,news&category=arts&language=en&language=pt-BR&sort=oldest&page=2&per_page=50&min_duration=60&published_after=2020-01-01T00:00:00Z")
             .expect("valid request");
         assert_eq!(request.categories.len(), 3);
-        assert_eq!(
-            request
-                .languages
-                .iter()
-                .map(|l| l.code())
-                .collect::<Vec<_>>(),
-            ["en", "pt"]
-        );
-        assert_eq!(
-            (request.sort, request.page, request.per_page),
-            (Sort::Oldest, 2, 50)
-        );
+        assert_eq!(request.languages.iter().map(|l| l.code()).collect::<Vec<_>>(), ["en", "pt"]);
+        assert_eq!((request.sort, request.page, request.per_page), (Sort::Oldest, 2, 50));
         assert_eq!(request.published_after, Some(1_577_836_800));
         assert_eq!(parse("").expect("empty is a browse").sort, Sort::Newest);
         assert_eq!(parse("q=x").expect("text").sort, Sort::Relevance);
@@ -370,20 +331,11 @@ mod tests {
         assert_eq!(parameter_of("per_page=101"), "per_page");
         assert_eq!(parameter_of("page=101&per_page=100"), "page");
         assert_eq!(parameter_of("min_duration=abc"), "min_duration");
-        assert_eq!(
-            parameter_of("min_duration=100&max_duration=10"),
-            "min_duration"
-        );
-        assert_eq!(
-            parameter_of("published_before=yesterday"),
-            "published_before"
-        );
+        assert_eq!(parameter_of("min_duration=100&max_duration=10"), "min_duration");
+        assert_eq!(parameter_of("published_before=yesterday"), "published_before");
         assert_eq!(parameter_of("program_id=42"), "program_id");
         assert_eq!(parameter_of("colour=red"), "colour");
         assert_eq!(parameter_of(&format!("q={}", "a".repeat(1001))), "q");
-        assert!(
-            parse("page=100&per_page=100").is_ok(),
-            "10,000 deep is reachable"
-        );
+        assert!(parse("page=100&per_page=100").is_ok(), "10,000 deep is reachable");
     }
 }

@@ -111,9 +111,5 @@ pub fn kind_ordinal(kind: contracts::ContentKind) -> u64 {
 }
 
 pub fn kind_from_ordinal(ordinal: u64) -> contracts::ContentKind {
-    if ordinal == 0 {
-        contracts::ContentKind::Program
-    } else {
-        contracts::ContentKind::Episode
-    }
+    if ordinal == 0 { contracts::ContentKind::Program } else { contracts::ContentKind::Episode }
 }

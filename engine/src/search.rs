@@ -13,9 +13,7 @@ use crate::collector::{Collected, Filter, Order, SearchCollector};
 use crate::error::{EngineError, Result};
 use crate::highlight::highlight;
 use crate::query::{self, ParsedQuery};
-use crate::request::{
-    FacetCount, Facets, Highlights, Hit, SearchRequest, SearchResponse, Suggestion,
-};
+use crate::request::{FacetCount, Facets, Highlights, Hit, SearchRequest, SearchResponse, Suggestion};
 use crate::schema::kind_from_ordinal;
 use crate::{Engine, analysis};
 
@@ -31,19 +29,13 @@ impl Engine {
         request.validate()?;
         let request = request.normalised();
         let searcher = self.reader.searcher();
-        let key = CacheKey::Search {
-            generation: searcher.generation().generation_id(),
-            request,
-        };
+        let key = CacheKey::Search { generation: searcher.generation().generation_id(), request };
         if let Some(CacheValue::Search(response)) = self.caches.get(&key) {
             return Ok(response);
         }
-        let CacheKey::Search { request, .. } = &key else {
-            unreachable!("built above")
-        };
+        let CacheKey::Search { request, .. } = &key else { unreachable!("built above") };
         let response = Arc::new(self.execute(&searcher, request, true)?);
-        self.caches
-            .insert(key, CacheValue::Search(Arc::clone(&response)));
+        self.caches.insert(key, CacheValue::Search(Arc::clone(&response)));
         Ok(response)
     }
 
@@ -58,29 +50,12 @@ impl Engine {
     /// without repeating a title.
     pub fn suggest(&self, prefix: &str, limit: usize) -> Result<Arc<Vec<Suggestion>>> {
         if prefix.chars().count() > crate::MAX_QUERY_CHARS {
-            return Err(EngineError::invalid(
-                "q",
-                format!("must be at most {} characters", crate::MAX_QUERY_CHARS),
-            ));
+            return Err(EngineError::invalid("q", format!("must be at most {} characters", crate::MAX_QUERY_CHARS)));
         }
         let limit = limit.clamp(1, 50);
         let searcher = self.reader.searcher();
-        let normal = prefix
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ")
-            .to_lowercase();
-        let still_typing = !prefix.ends_with(char::is_whitespace);
-        let cache_prefix = if still_typing {
-            normal
-        } else {
-            format!("{normal} ")
-        };
-        let key = CacheKey::Suggest {
-            generation: searcher.generation().generation_id(),
-            prefix: cache_prefix,
-            limit,
-        };
+        let normal = crate::request::normalise_text(prefix);
+        let key = CacheKey::Suggest { generation: searcher.generation().generation_id(), prefix: normal, limit };
         if let Some(CacheValue::Suggest(suggestions)) = self.caches.get(&key) {
             return Ok(suggestions);
         }
@@ -89,12 +64,8 @@ impl Engine {
             Vec::new()
         } else {
             let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)]);
-            let collector = SearchCollector {
-                filter: Filter::default(),
-                order: Order::Score,
-                limit: limit * 4,
-                facets: false,
-            };
+            let collector =
+                SearchCollector { filter: Filter::default(), order: Order::Score, limit: limit * 4, facets: false };
             let collected = searcher.search(&*tantivy_query, &collector)?;
             let mut seen = std::collections::HashSet::new();
             let mut suggestions = Vec::with_capacity(limit);
@@ -115,8 +86,7 @@ impl Engine {
             suggestions
         };
         let suggestions = Arc::new(suggestions);
-        self.caches
-            .insert(key, CacheValue::Suggest(Arc::clone(&suggestions)));
+        self.caches.insert(key, CacheValue::Suggest(Arc::clone(&suggestions)));
         Ok(suggestions)
     }
 
@@ -133,9 +103,7 @@ impl Engine {
     /// description: its most distinctive words, weighted by tf-idf).
     pub fn related(&self, id: &str, limit: usize) -> Result<Vec<Hit>> {
         let searcher = self.reader.searcher();
-        let address = self
-            .find_visible(&searcher, id)?
-            .ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
+        let address = self.find_visible(&searcher, id)?.ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
         let document: TantivyDocument = searcher.doc(address)?;
         let text = format!(
             "{} {}",
@@ -144,17 +112,14 @@ impl Engine {
         );
         let mut frequencies: HashMap<String, u32> = HashMap::new();
         for word in analysis::words(&text) {
-            if word.cjk
-                || word.term.chars().count() >= 3 && !word.term.chars().all(|c| c.is_ascii_digit())
-            {
+            if word.cjk || word.term.chars().count() >= 3 && !word.term.chars().all(|c| c.is_ascii_digit()) {
                 *frequencies.entry(word.term).or_default() += 1;
             }
         }
         let documents = searcher.num_docs().max(1) as f32;
         let mut weighted: Vec<(String, f32)> = Vec::new();
         for (term, frequency) in frequencies {
-            let doc_freq = searcher
-                .doc_freq(&Term::from_field_text(self.fields.description, &term))?
+            let doc_freq = searcher.doc_freq(&Term::from_field_text(self.fields.description, &term))?
                 + searcher.doc_freq(&Term::from_field_text(self.fields.title, &term))?;
             // A word only this item has relates it to nothing; one most items have says nothing.
             if doc_freq < 2 || doc_freq as f32 > documents * 0.2 {
@@ -170,19 +135,9 @@ impl Engine {
         let clauses: Vec<(Occur, Box<dyn Query>)> = weighted
             .iter()
             .flat_map(|(term, weight)| {
-                [
-                    (self.fields.title, 2.0 * weight),
-                    (self.fields.description, *weight),
-                ]
-                .map(|(field, boost)| {
-                    let query = TermQuery::new(
-                        Term::from_field_text(field, term),
-                        IndexRecordOption::WithFreqs,
-                    );
-                    (
-                        Occur::Should,
-                        Box::new(BoostQuery::new(Box::new(query), boost)) as Box<dyn Query>,
-                    )
+                [(self.fields.title, 2.0 * weight), (self.fields.description, *weight)].map(|(field, boost)| {
+                    let query = TermQuery::new(Term::from_field_text(field, term), IndexRecordOption::WithFreqs);
+                    (Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost)) as Box<dyn Query>)
                 })
             })
             .collect();
@@ -193,19 +148,10 @@ impl Engine {
             facets: false,
         };
         let collected = searcher.search(&BooleanQuery::new(clauses), &collector)?;
-        collected
-            .top
-            .iter()
-            .map(|ranked| self.hit(&searcher, ranked.address, ranked.score, None))
-            .collect()
+        collected.top.iter().map(|ranked| self.hit(&searcher, ranked.address, ranked.score, None)).collect()
     }
 
-    fn execute(
-        &self,
-        searcher: &Searcher,
-        request: &SearchRequest,
-        use_cache: bool,
-    ) -> Result<SearchResponse> {
+    fn execute(&self, searcher: &Searcher, request: &SearchRequest, use_cache: bool) -> Result<SearchResponse> {
         let parsed = match &request.text {
             Some(text) => query::parse(text, &request.languages)?,
             None => ParsedQuery::default(),
@@ -213,25 +159,15 @@ impl Engine {
         let mut query = query::build(&parsed, &query::search_fields(&self.fields));
         if let Some(program_id) = request.program_id {
             let term = Term::from_field_text(self.fields.program_id, &program_id.to_string());
-            let by_program: Box<dyn Query> =
-                Box::new(TermQuery::new(term, IndexRecordOption::Basic));
-            query = Box::new(BooleanQuery::new(vec![
-                (Occur::Must, query),
-                (Occur::Must, by_program),
-            ]));
+            let by_program: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
+            query = Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, by_program)]));
         }
 
         // A browse's facets do not depend on order or page: reuse them across pages.
-        let facets_key =
-            (use_cache && parsed.is_empty() && request.facets).then(|| CacheKey::BrowseFacets {
-                generation: searcher.generation().generation_id(),
-                request: SearchRequest {
-                    sort: Default::default(),
-                    page: 1,
-                    per_page: 1,
-                    ..request.clone()
-                },
-            });
+        let facets_key = (use_cache && parsed.is_empty() && request.facets).then(|| CacheKey::BrowseFacets {
+            generation: searcher.generation().generation_id(),
+            request: SearchRequest { sort: Default::default(), page: 1, per_page: 1, ..request.clone() },
+        });
         let cached_facets = match facets_key.as_ref().and_then(|key| self.caches.get(key)) {
             Some(CacheValue::Facets(facets)) => Some(facets),
             _ => None,
@@ -251,8 +187,7 @@ impl Engine {
             None if request.facets => {
                 let facets = facets_of(&collected, request);
                 if let Some(key) = facets_key {
-                    self.caches
-                        .insert(key, CacheValue::Facets(Arc::new(facets.clone())));
+                    self.caches.insert(key, CacheValue::Facets(Arc::new(facets.clone())));
                 }
                 facets
             }
@@ -266,40 +201,17 @@ impl Engine {
             .skip(skip)
             .map(|ranked| self.hit(searcher, ranked.address, ranked.score, highlight_query))
             .collect::<Result<Vec<_>>>()?;
-        Ok(SearchResponse {
-            total: collected.total,
-            page: request.page,
-            per_page: request.per_page,
-            hits,
-            facets,
-        })
+        Ok(SearchResponse { total: collected.total, page: request.page, per_page: request.per_page, hits, facets })
     }
 
     fn find_visible(&self, searcher: &Searcher, id: &str) -> Result<Option<DocAddress>> {
-        let query = TermQuery::new(
-            Term::from_field_text(self.fields.id, id),
-            IndexRecordOption::Basic,
-        );
-        let collector = SearchCollector {
-            filter: Filter::default(),
-            order: Order::NewestFirst,
-            limit: 1,
-            facets: false,
-        };
-        Ok(searcher
-            .search(&query, &collector)?
-            .top
-            .first()
-            .map(|ranked| ranked.address))
+        let query = TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let collector =
+            SearchCollector { filter: Filter::default(), order: Order::NewestFirst, limit: 1, facets: false };
+        Ok(searcher.search(&query, &collector)?.top.first().map(|ranked| ranked.address))
     }
 
-    fn hit(
-        &self,
-        searcher: &Searcher,
-        address: DocAddress,
-        score: f32,
-        query: Option<&ParsedQuery>,
-    ) -> Result<Hit> {
+    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, query: Option<&ParsedQuery>) -> Result<Hit> {
         let f = &self.fields;
         let document: TantivyDocument = searcher.doc(address)?;
         let language = LanguageCode::from_ordinal(u64_of(&document, f.language));
@@ -313,10 +225,7 @@ impl Engine {
             None => Highlights::default(),
         };
         let duration = u64_of(&document, f.duration_seconds);
-        let publish_date = document
-            .get_first(f.publish_date)
-            .and_then(|v| v.as_i64())
-            .filter(|&d| d != 0);
+        let publish_date = document.get_first(f.publish_date).and_then(|v| v.as_i64()).filter(|&d| d != 0);
         Ok(Hit {
             id: text_of(&document, f.id),
             kind: kind_from_ordinal(u64_of(&document, f.kind)),
@@ -326,13 +235,8 @@ impl Engine {
             category: Category::from_ordinal(u64_of(&document, f.category)),
             language,
             duration_seconds: (duration > 0).then_some(duration),
-            publish_date: publish_date
-                .and_then(PublishDate::from_unix_seconds)
-                .map(PublishDate::to_rfc3339),
-            artwork_url: document
-                .get_first(f.artwork_url)
-                .and_then(|v| v.as_str())
-                .map(str::to_owned),
+            publish_date: publish_date.and_then(PublishDate::from_unix_seconds).map(PublishDate::to_rfc3339),
+            artwork_url: document.get_first(f.artwork_url).and_then(|v| v.as_str()).map(str::to_owned),
             version: u64_of(&document, f.version),
             score,
             highlights,
@@ -341,16 +245,8 @@ impl Engine {
 }
 
 fn facets_of(collected: &Collected, request: &SearchRequest) -> Facets {
-    let category = facet_list(
-        collected
-            .category_facets()
-            .map(|(c, n)| (c.slug(), n, request.categories.contains(&c))),
-    );
-    let language = facet_list(
-        collected
-            .language_facets()
-            .map(|(l, n)| (l.code(), n, request.languages.contains(&l))),
-    );
+    let category = facet_list(collected.category_facets().map(|(c, n)| (c.slug(), n, request.categories.contains(&c))));
+    let language = facet_list(collected.language_facets().map(|(l, n)| (l.code(), n, request.languages.contains(&l))));
     Facets { category, language }
 }
 
@@ -358,26 +254,16 @@ fn facets_of(collected: &Collected, request: &SearchRequest) -> Facets {
 fn facet_list<'a>(counts: impl Iterator<Item = (&'a str, u64, bool)>) -> Vec<FacetCount> {
     let mut list: Vec<FacetCount> = counts
         .filter(|(_, count, selected)| *count > 0 || *selected)
-        .map(|(value, count, _)| FacetCount {
-            value: value.to_owned(),
-            count,
-        })
+        .map(|(value, count, _)| FacetCount { value: value.to_owned(), count })
         .collect();
     list.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.value.cmp(&b.value)));
     list
 }
 
 fn text_of(document: &TantivyDocument, field: tantivy::schema::Field) -> String {
-    document
-        .get_first(field)
-        .and_then(|v| v.as_str())
-        .unwrap_or_default()
-        .to_owned()
+    document.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
 }
 
 fn u64_of(document: &TantivyDocument, field: tantivy::schema::Field) -> u64 {
-    document
-        .get_first(field)
-        .and_then(|v| v.as_u64())
-        .unwrap_or_default()
+    document.get_first(field).and_then(|v| v.as_u64()).unwrap_or_default()
 }

@@ -25,10 +25,7 @@ pub struct WriterConfig {
 
 impl Default for WriterConfig {
     fn default() -> Self {
-        Self {
-            threads: 1,
-            memory_bytes: 64 * 1024 * 1024,
-        }
+        Self { threads: 1, memory_bytes: 64 * 1024 * 1024 }
     }
 }
 
@@ -51,37 +48,20 @@ pub struct EngineWriter {
 
 impl std::fmt::Debug for EngineWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineWriter")
-            .field("pending", &self.pending.len())
-            .finish()
+        f.debug_struct("EngineWriter").field("pending", &self.pending.len()).finish()
     }
 }
 
 impl EngineWriter {
-    pub(crate) fn new(
-        index: &Index,
-        reader: IndexReader,
-        fields: Fields,
-        config: WriterConfig,
-    ) -> Result<Self> {
+    pub(crate) fn new(index: &Index, reader: IndexReader, fields: Fields, config: WriterConfig) -> Result<Self> {
         let threads = config.threads.max(1);
         // Tantivy needs at least 15 MB per thread.
         let memory = config.memory_bytes.max(threads * 16 * 1024 * 1024);
-        let writer =
-            index
-                .writer_with_num_threads(threads, memory)
-                .map_err(|error| match error {
-                    tantivy::TantivyError::LockFailure(..) => {
-                        EngineError::WriterLocked(error.to_string())
-                    }
-                    other => EngineError::Index(other),
-                })?;
-        Ok(Self {
-            writer,
-            reader,
-            fields,
-            pending: HashMap::new(),
-        })
+        let writer = index.writer_with_num_threads(threads, memory).map_err(|error| match error {
+            tantivy::TantivyError::LockFailure(..) => EngineError::WriterLocked(error.to_string()),
+            other => EngineError::Index(other),
+        })?;
+        Ok(Self { writer, reader, fields, pending: HashMap::new() })
     }
 
     /// Writes the item's snapshot unless the index holds the same or a newer version. Only a
@@ -102,13 +82,7 @@ impl EngineWriter {
     }
 
     /// Hides the item for good at `version` (older events for it are ignored from then on).
-    pub fn delete(
-        &mut self,
-        kind: ContentKind,
-        id: Uuid,
-        program_id: Uuid,
-        version: u64,
-    ) -> Result<WriteOutcome> {
+    pub fn delete(&mut self, kind: ContentKind, id: Uuid, program_id: Uuid, version: u64) -> Result<WriteOutcome> {
         if self.is_stale(id, version)? {
             return Ok(WriteOutcome::Stale);
         }
@@ -140,14 +114,10 @@ impl EngineWriter {
         let mut latest: Option<u64> = None;
         for segment in searcher.segment_readers() {
             let inverted = segment.inverted_index(self.fields.id)?;
-            let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)?
-            else {
+            let Some(mut postings) = inverted.read_postings(&term, IndexRecordOption::Basic)? else {
                 continue;
             };
-            let versions = segment
-                .fast_fields()
-                .u64(crate::schema::names::VERSION)?
-                .first_or_default_col(0);
+            let versions = segment.fast_fields().u64(crate::schema::names::VERSION)?.first_or_default_col(0);
             let alive = segment.alive_bitset();
             let mut doc = postings.doc();
             while doc != TERMINATED {
@@ -167,14 +137,11 @@ impl EngineWriter {
     }
 
     fn is_stale(&self, id: Uuid, version: u64) -> Result<bool> {
-        Ok(self
-            .current_version(id)?
-            .is_some_and(|current| current >= version))
+        Ok(self.current_version(id)?.is_some_and(|current| current >= version))
     }
 
     fn replace(&mut self, id: Uuid, version: u64, document: TantivyDocument) -> Result<()> {
-        self.writer
-            .delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
+        self.writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
         self.writer.add_document(document)?;
         self.pending.insert(id, version);
         Ok(())
@@ -198,13 +165,7 @@ impl EngineWriter {
         document
     }
 
-    fn tombstone(
-        &self,
-        kind: ContentKind,
-        id: Uuid,
-        program_id: Uuid,
-        version: u64,
-    ) -> TantivyDocument {
+    fn tombstone(&self, kind: ContentKind, id: Uuid, program_id: Uuid, version: u64) -> TantivyDocument {
         let f = &self.fields;
         let mut document = self.base_document(kind, id, program_id, version, HIDDEN);
         // Every columnar field gets a value so each segment has every column.
@@ -217,34 +178,28 @@ impl EngineWriter {
 
     fn visible_document(&self, snapshot: &ContentSnapshot) -> TantivyDocument {
         let f = &self.fields;
-        let mut document = self.base_document(
-            snapshot.kind(),
-            snapshot.id(),
-            snapshot.program_id(),
-            snapshot.version(),
-            VISIBLE,
-        );
-        let (title, description, category, language, duration, publish_date, artwork) =
-            match snapshot {
-                ContentSnapshot::Program(p) => (
-                    p.title.as_str(),
-                    p.description.as_str(),
-                    p.category,
-                    p.language,
-                    p.duration_seconds.map(|d| d.get()),
-                    p.publish_date,
-                    p.artwork_url.as_deref(),
-                ),
-                ContentSnapshot::Episode(e) => (
-                    e.title.as_str(),
-                    e.description.as_str(),
-                    e.category,
-                    e.language,
-                    Some(e.duration_seconds.get()),
-                    e.publish_date,
-                    e.artwork_url.as_deref(),
-                ),
-            };
+        let mut document =
+            self.base_document(snapshot.kind(), snapshot.id(), snapshot.program_id(), snapshot.version(), VISIBLE);
+        let (title, description, category, language, duration, publish_date, artwork) = match snapshot {
+            ContentSnapshot::Program(p) => (
+                p.title.as_str(),
+                p.description.as_str(),
+                p.category,
+                p.language,
+                p.duration_seconds.map(|d| d.get()),
+                p.publish_date,
+                p.artwork_url.as_deref(),
+            ),
+            ContentSnapshot::Episode(e) => (
+                e.title.as_str(),
+                e.description.as_str(),
+                e.category,
+                e.language,
+                Some(e.duration_seconds.get()),
+                e.publish_date,
+                e.artwork_url.as_deref(),
+            ),
+        };
         document.add_text(f.title, tag_with_language(language, title));
         document.add_text(f.description, tag_with_language(language, description));
         document.add_text(f.title_stored, title);
