@@ -1,1 +1,341 @@
-fn main() {}
+//! `mm-bench`: generate or import a catalog, index it, and measure queries against the engine and
+//! against a PostgreSQL baseline. See `mm-bench --help` and BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use benches::catalog::{self, GenConfig, Vocabulary};
+use benches::measure::{Report, peak_rss_bytes, rss_bytes, run_concurrent};
+use benches::{pg, querymix};
+use clap::{Parser, Subcommand};
+use engine::{Engine, EngineConfig, SearchRequest, WriterConfig};
+
+#[derive(Debug, Parser)]
+#[command(name = "mm-bench", about = "MediaMesh latency-tuning harness")]
+struct Cli {
+    /// Print one JSON object per scenario instead of aligned text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Generate a deterministic catalog as NDJSON.
+    Gen {
+        #[arg(long, default_value_t = 50_000)]
+        programs: usize,
+        #[arg(long, default_value_t = 1_000_000)]
+        episodes: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Map a real catalog CSV (../shared/fixtures/catalog) to the same NDJSON.
+    ImportCsv {
+        file: PathBuf,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Index an NDJSON catalog and report documents per second.
+    Index {
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        index: PathBuf,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        #[arg(long, default_value_t = 1024)]
+        memory_mb: usize,
+    },
+    /// Run the query mix uncached and cached and report latency percentiles.
+    Query {
+        #[arg(long)]
+        index: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        queries: usize,
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        /// Derive the query vocabulary from this catalog (for imported catalogs); generated
+        /// catalogs share one synthetic vocabulary.
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, default_value_t = 256)]
+        cache_mb: u64,
+    },
+    /// Generate a small catalog, index it, and show what a few searches return.
+    Demo {
+        /// Where to keep the index (a temporary directory by default).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Load the catalog into PostgreSQL (tsvector + GIN) and run the same query mix there.
+    BaselinePg {
+        #[arg(long, env = "MEDIAMESH_DATABASE_URL")]
+        database_url: String,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long, default_value_t = 2_000)]
+        queries: usize,
+        #[arg(long, default_value_t = 2)]
+        concurrency: usize,
+        #[arg(long)]
+        catalog_vocabulary: bool,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        /// Reuse the table a previous run loaded.
+        #[arg(long)]
+        skip_load: bool,
+    },
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Gen { programs, episodes, seed, out } => {
+            let started = Instant::now();
+            let items = catalog::generate(GenConfig { programs, episodes, seed });
+            catalog::write_ndjson(&out, &items)?;
+            let mut report = Report::new("gen");
+            report.docs = Some(items.len() as u64);
+            report.docs_per_s = Some(items.len() as f64 / started.elapsed().as_secs_f64());
+            report.print(cli.json);
+        }
+        Command::ImportCsv { file, out } => {
+            let (items, import) = catalog::import_netflix_csv(&file)?;
+            catalog::write_ndjson(&out, &items)?;
+            for (row, reason) in &import.rejected {
+                eprintln!("{}:{row}: rejected: {reason}", file.display());
+            }
+            let mut report = Report::new("import-csv");
+            report.docs = Some(items.len() as u64);
+            report.print(cli.json);
+            if items.is_empty() {
+                bail!("{}: no row could be imported", file.display());
+            }
+        }
+        Command::Index { input, index, threads, memory_mb } => {
+            for report in index_catalog(&input, &index, threads, memory_mb)? {
+                report.print(cli.json);
+            }
+        }
+        Command::Query { index, queries, concurrency, catalog, seed, cache_mb } => {
+            let vocabulary = vocabulary(catalog.as_deref())?;
+            for report in query(&index, &vocabulary, queries, concurrency, seed, cache_mb)? {
+                report.print(cli.json);
+            }
+        }
+        Command::Demo { dir } => demo(dir)?,
+        Command::BaselinePg { database_url, input, queries, concurrency, catalog_vocabulary, seed, skip_load } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let reports = runtime.block_on(baseline_pg(
+                &database_url,
+                &input,
+                queries,
+                concurrency,
+                catalog_vocabulary,
+                seed,
+                skip_load,
+            ))?;
+            for report in reports {
+                report.print(cli.json);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn vocabulary(catalog: Option<&Path>) -> Result<Vocabulary> {
+    Ok(match catalog {
+        Some(path) => Vocabulary::from_catalog(&catalog::read_ndjson(path)?),
+        None => Vocabulary::synthetic(),
+    })
+}
+
+fn index_catalog(input: &Path, index: &Path, threads: usize, memory_mb: usize) -> Result<Vec<Report>> {
+    let read_started = Instant::now();
+    let items = catalog::read_ndjson(input)?;
+    let read = read_started.elapsed();
+    let engine = Engine::open(index, EngineConfig::default())?;
+    let mut writer = engine.writer(WriterConfig { threads, memory_bytes: memory_mb * 1024 * 1024 })?;
+    let started = Instant::now();
+    for item in &items {
+        writer.upsert(item)?;
+    }
+    writer.commit(None)?;
+    let committed = started.elapsed();
+    writer.wait_merging()?;
+    let merged = started.elapsed();
+    let docs = items.len() as u64;
+    let mut parse = Report::new("parse_ndjson");
+    parse.docs = Some(docs);
+    parse.docs_per_s = Some(docs as f64 / read.as_secs_f64());
+    let mut index_report = Report::new("index");
+    index_report.docs = Some(docs);
+    index_report.docs_per_s = Some(docs as f64 / committed.as_secs_f64());
+    let mut merged_report = Report::new("index_and_merge");
+    merged_report.docs = Some(docs);
+    merged_report.docs_per_s = Some(docs as f64 / merged.as_secs_f64());
+    merged_report.rss_bytes = peak_rss_bytes();
+    engine.reload()?;
+    let stats = engine.stats();
+    eprintln!("index: {} documents in {} segments at {}", stats.documents, stats.segments, index.display());
+    Ok(vec![parse, index_report, merged_report])
+}
+
+fn query(
+    index: &Path,
+    vocabulary: &Vocabulary,
+    queries: usize,
+    concurrency: usize,
+    seed: u64,
+    cache_mb: u64,
+) -> Result<Vec<Report>> {
+    let engine = Engine::open(index, EngineConfig { cache_bytes: cache_mb * 1024 * 1024, ..EngineConfig::default() })?;
+    let stats = engine.stats();
+    if stats.documents == 0 {
+        bail!("{}: the index is empty; run `mm-bench index` first", index.display());
+    }
+    let docs = Some(stats.documents);
+    let mix = querymix::generate(vocabulary, queries, seed);
+    let browse: Vec<SearchRequest> = mix
+        .iter()
+        .map(|r| SearchRequest { text: None, sort: engine::Sort::Newest, ..r.clone() })
+        .take(queries.min(2_000))
+        .collect();
+
+    // Touch the index once so the first measured queries do not pay for page faults alone.
+    for request in mix.iter().take(200) {
+        engine.search_uncached(request)?;
+    }
+    let mut reports = Vec::new();
+    let run = run_concurrent(mix.len(), concurrency, |i| engine.search_uncached(&mix[i]).map(|_| ()))?;
+    let mut uncached = Report::new("query_uncached").with_latencies(&run);
+    uncached.docs = docs;
+    uncached.rss_bytes = rss_bytes();
+    reports.push(uncached);
+
+    let run = run_concurrent(browse.len(), concurrency, |i| engine.search_uncached(&browse[i]).map(|_| ()))?;
+    let mut browse_report = Report::new("browse_uncached").with_latencies(&run);
+    browse_report.docs = docs;
+    reports.push(browse_report);
+
+    // Cached: a working set of distinct requests, each answered once to fill the cache, then
+    // asked again and again.
+    let working_set = &mix[..mix.len().min(1_000)];
+    for request in working_set {
+        engine.search(request)?;
+    }
+    let before = engine.cache_stats();
+    let run = run_concurrent(queries, concurrency, |i| engine.search(&working_set[i % working_set.len()]).map(|_| ()))?;
+    let after = engine.cache_stats();
+    if after.hits - before.hits != queries as u64 {
+        bail!("the cached scenario missed the cache {} times", queries as u64 - (after.hits - before.hits));
+    }
+    let mut cached = Report::new("query_cached").with_latencies(&run);
+    cached.docs = docs;
+    cached.rss_bytes = rss_bytes();
+    reports.push(cached);
+    eprintln!(
+        "index: {} documents, {} segments; cache: {} entries, {} KiB",
+        stats.documents,
+        stats.segments,
+        after.entries,
+        after.weighted_bytes / 1024
+    );
+    Ok(reports)
+}
+
+async fn baseline_pg(
+    url: &str,
+    input: &Path,
+    queries: usize,
+    concurrency: usize,
+    catalog_vocabulary: bool,
+    seed: u64,
+    skip_load: bool,
+) -> Result<Vec<Report>> {
+    let items = catalog::read_ndjson(input)?;
+    let pool = pg::connect(url, concurrency as u32).await?;
+    let mut reports = Vec::new();
+    if !skip_load {
+        let (copied, indexed) = pg::load(&pool, &items).await?;
+        let mut load = Report::new("pg_copy");
+        load.docs = Some(items.len() as u64);
+        load.docs_per_s = Some(items.len() as f64 / copied.as_secs_f64());
+        reports.push(load);
+        let mut gin = Report::new("pg_copy_and_gin");
+        gin.docs = Some(items.len() as u64);
+        gin.docs_per_s = Some(items.len() as f64 / (copied + indexed).as_secs_f64());
+        reports.push(gin);
+    }
+    let vocabulary = if catalog_vocabulary { Vocabulary::from_catalog(&items) } else { Vocabulary::synthetic() };
+    let mix = Arc::new(querymix::generate(&vocabulary, queries, seed));
+    // The same warm-up the engine gets.
+    for request in mix.iter().take(200) {
+        pg::search(&pool, request).await.context("baseline warm-up query")?;
+    }
+    let run = pg::run_mix(&pool, mix, concurrency).await?;
+    let mut report = Report::new("pg_query").with_latencies(&run);
+    report.docs = Some(items.len() as u64);
+    reports.push(report);
+    Ok(reports)
+}
+
+fn demo(dir: Option<PathBuf>) -> Result<()> {
+    let temporary = tempfile::tempdir()?;
+    let dir = dir.unwrap_or_else(|| temporary.path().join("index"));
+    let items = catalog::generate(GenConfig { programs: 300, episodes: 3_000, seed: 1 });
+    let engine = Engine::open(&dir, EngineConfig::default())?;
+    let mut writer = engine.writer(WriterConfig::default())?;
+    let started = Instant::now();
+    for item in &items {
+        writer.upsert(item)?;
+    }
+    writer.commit(None)?;
+    println!("indexed {} programs and episodes in {:?} at {}", items.len(), started.elapsed(), dir.display());
+
+    let vocabulary = Vocabulary::synthetic();
+    let word = |rank: usize| vocabulary.words[rank].clone();
+    let examples = [
+        SearchRequest::text(format!("{} ", word(40))),
+        SearchRequest::text(format!("{} {}", word(60), &word(90)[..3.min(word(90).len())])),
+        SearchRequest { languages: vec![contracts::LanguageCode::parse("de")?], ..SearchRequest::text(word(25)) },
+        SearchRequest::browse(),
+    ];
+    for request in &examples {
+        let response = engine.search(request)?;
+        println!(
+            "\n{:?} (language {:?}): {} results",
+            request.text.as_deref().unwrap_or("<browse>"),
+            request.languages.iter().map(|l| l.code()).collect::<Vec<_>>(),
+            response.total
+        );
+        for hit in response.hits.iter().take(3) {
+            println!(
+                "  [{}] {}  ({}, {})",
+                hit.kind.as_str(),
+                hit.highlights.title.as_deref().unwrap_or(&hit.title),
+                hit.category.map_or("-", |c| c.slug()),
+                hit.language.map_or("-", |l| l.code())
+            );
+        }
+        let top = |facets: &[engine::FacetCount]| {
+            facets.iter().take(4).map(|f| format!("{}:{}", f.value, f.count)).collect::<Vec<_>>().join(" ")
+        };
+        println!("  categories {}\n  languages  {}", top(&response.facets.category), top(&response.facets.language));
+    }
+    let suggestions = engine.suggest(&word(40)[..3], 5)?;
+    println!(
+        "\nsuggest {:?}: {:?}",
+        &word(40)[..3],
+        suggestions.iter().map(|s| s.title.as_str()).collect::<Vec<_>>()
+    );
+    Ok(())
+}

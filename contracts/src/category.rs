@@ -52,34 +52,34 @@ impl Category {
             label.chars().filter(|c| c.is_alphanumeric() || c.is_whitespace()).collect::<String>().to_lowercase();
         let words: Vec<&str> = folded.split_whitespace().collect();
         let has = |word: &str| words.iter().any(|w| w.starts_with(word));
-        let slug = if has("documentar") || has("docuseries") {
-            "documentary"
-        } else if has("crime") {
-            "true-crime"
-        } else if has("film") || has("tv") || has("movie") {
-            "tv-film"
-        } else if has("kid") || has("famil") || has("children") {
-            "kids-family"
-        } else if has("health") || has("fitness") {
-            "health-fitness"
-        } else if has("religion") || has("spiritual") || has("faith") {
-            "religion-spirituality"
-        } else if has("society") || has("culture") {
-            "society-culture"
-        } else if has("tech") {
-            "technology"
-        } else if has("sport") {
-            "sports"
-        } else if has("comed") || has("stand") {
-            "comedy"
-        } else if has("news") || has("politic") {
-            "news"
-        } else {
-            return CATEGORIES
-                .iter()
-                .position(|(slug, name)| words.iter().any(|w| w == slug || *w == name.to_lowercase()))
-                .map(|index| Self(index as u8));
-        };
+        // Specific words first: "Kids' TV" is about kids before it is about TV.
+        const KEYWORDS: &[(&[&str], &str)] = &[
+            (&["documentar", "docuseries"], "documentary"),
+            (&["crime"], "true-crime"),
+            (&["kid", "famil", "children"], "kids-family"),
+            (&["health", "fitness"], "health-fitness"),
+            (&["religio", "spiritual", "faith"], "religion-spirituality"),
+            (&["society", "culture"], "society-culture"),
+            (&["tech"], "technology"),
+            (&["sport"], "sports"),
+            (&["comed", "stand"], "comedy"),
+            (&["news", "politic"], "news"),
+            (&["music"], "music"),
+            (&["science", "nature"], "science"),
+            (&["histor"], "history"),
+            (&["fiction", "drama", "thriller", "horror", "fantasy", "myster"], "fiction"),
+            (&["film", "tv", "movie", "anime", "series"], "tv-film"),
+        ];
+        let slug = KEYWORDS
+            .iter()
+            .find(|(keywords, _)| keywords.iter().any(|k| has(k)))
+            .map(|(_, slug)| *slug)
+            .or_else(|| {
+                CATEGORIES
+                    .iter()
+                    .find(|(slug, name)| words.iter().any(|w| w == slug || *w == name.to_lowercase()))
+                    .map(|(slug, _)| *slug)
+            })?;
         Self::parse(slug).ok()
     }
 
@@ -148,6 +148,10 @@ mod tests {
         assert_eq!(slug("Technology"), Some("technology"));
         assert_eq!(slug("Crime TV Shows"), Some("true-crime"));
         assert_eq!(slug("History"), Some("history"));
+        assert_eq!(slug("Kids' TV"), Some("kids-family"));
+        assert_eq!(slug("Science & Nature TV"), Some("science"));
+        assert_eq!(slug("International Movies"), Some("tv-film"));
+        assert_eq!(slug("Business"), Some("business"));
         assert_eq!(slug("zzz"), None);
     }
 }

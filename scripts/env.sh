@@ -1,0 +1,65 @@
+# Shared by scripts/*.sh and .ci/run: where the build cache lives, and how to make sure the tools
+# and servers the tests need are there. Source it; it defines functions and exports variables.
+
+# A build cache outside the clone speeds up repeated runs; it is only a cache (any empty
+# directory works), so a fresh machine simply builds from scratch.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mediamesh-target}"
+export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+export MEDIAMESH_DATABASE_URL_TEST="${MEDIAMESH_DATABASE_URL_TEST:-postgres://postgres@127.0.0.1:5432/test}"
+
+log() { printf '== %s\n' "$*" >&2; }
+
+ensure_rust_components() {
+  if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo is not installed: install Rust with rustup (https://rustup.rs)" >&2
+    return 1
+  fi
+  for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+      rustup component add "$component"
+    fi
+  done
+}
+
+apt_install() {
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "missing $*; install it (apt-get install $*) or run as root" >&2
+    return 1
+  fi
+  if [ -z "${MEDIAMESH_APT_UPDATED:-}" ]; then
+    apt-get update -qq && export MEDIAMESH_APT_UPDATED=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+# PostgreSQL on 127.0.0.1:5432 with a `test` database reachable as postgres without a password.
+ensure_postgres() {
+  if pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+    :
+  else
+    if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
+      log "installing PostgreSQL"
+      apt_install postgresql
+    fi
+    local version
+    version=$(ls /etc/postgresql | sort -V | tail -n 1)
+    log "starting PostgreSQL $version"
+    # Trust local TCP connections: this is a test server on loopback only.
+    local hba="/etc/postgresql/$version/main/pg_hba.conf"
+    if ! grep -q "mediamesh-test" "$hba" 2>/dev/null; then
+      printf 'host all all 127.0.0.1/32 trust # mediamesh-test\nhost all all ::1/128 trust # mediamesh-test\n' \
+        | cat - "$hba" > "$hba.new" && mv "$hba.new" "$hba"
+    fi
+    pg_ctlcluster --skip-systemctl-redirect "$version" main start || true
+    for _ in $(seq 1 60); do
+      pg_isready -q -h 127.0.0.1 -p 5432 && break
+      sleep 0.5
+    done
+  fi
+  pg_isready -q -h 127.0.0.1 -p 5432 || { echo "PostgreSQL did not start" >&2; return 1; }
+  if ! psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null 2>&1; then
+    psql -h 127.0.0.1 -U postgres -tAc 'create database test' >/dev/null 2>&1 \
+      || su postgres -c "createdb test" 2>/dev/null || true
+  fi
+  psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null
+}
