@@ -23,7 +23,9 @@ fn hot_paths(c: &mut Criterion) {
 
     c.bench_function("query_parse", |b| b.iter(|| engine::parse_query(black_box(&text), &[]).expect("parses")));
     let browse = SearchRequest { per_page: 1, ..SearchRequest::browse() };
-    c.bench_function("facet_count_browse_52k", |b| b.iter(|| engine.search_uncached(black_box(&browse)).expect("browse")));
+    c.bench_function("facet_count_browse_52k", |b| {
+        b.iter(|| engine.search_uncached(black_box(&browse)).expect("browse"))
+    });
     let search = SearchRequest::text(text.clone());
     c.bench_function("search_uncached_52k", |b| b.iter(|| engine.search_uncached(black_box(&search)).expect("search")));
     engine.search(&search).expect("fills the cache");

@@ -148,8 +148,7 @@ pub fn generate(config: GenConfig) -> Vec<ContentSnapshot> {
         items.push(ContentSnapshot::Program(program));
     }
     for _ in 0..config.episodes {
-        let Some(&(program_id, program_category, program_language)) =
-            programs.get(program_of_episode.sample(&mut rng))
+        let Some(&(program_id, program_category, program_language)) = programs.get(program_of_episode.sample(&mut rng))
         else {
             break;
         };

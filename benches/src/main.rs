@@ -332,10 +332,6 @@ fn demo(dir: Option<PathBuf>) -> Result<()> {
         println!("  categories {}\n  languages  {}", top(&response.facets.category), top(&response.facets.language));
     }
     let suggestions = engine.suggest(&word(40)[..3], 5)?;
-    println!(
-        "\nsuggest {:?}: {:?}",
-        &word(40)[..3],
-        suggestions.iter().map(|s| s.title.as_str()).collect::<Vec<_>>()
-    );
+    println!("\nsuggest {:?}: {:?}", &word(40)[..3], suggestions.iter().map(|s| s.title.as_str()).collect::<Vec<_>>());
     Ok(())
 }

@@ -140,7 +140,10 @@ mod tests {
     fn percentiles_come_from_the_sorted_latencies() {
         let run = Run { latencies: (1..=100).rev().map(Duration::from_micros).collect(), wall: Duration::from_secs(1) };
         let report = Report::new("x").with_latencies(&run);
-        assert_eq!((report.p50_us, report.p90_us, report.p99_us, report.max_us), (Some(50), Some(90), Some(99), Some(100)));
+        assert_eq!(
+            (report.p50_us, report.p90_us, report.p99_us, report.max_us),
+            (Some(50), Some(90), Some(99), Some(100))
+        );
         assert_eq!(report.qps, Some(100.0));
     }
 

@@ -20,7 +20,8 @@ pub fn generate(vocabulary: &Vocabulary, count: usize, seed: u64) -> Vec<SearchR
                 u if u < 0.80 => 2,
                 _ => 3,
             };
-            let mut terms: Vec<String> = (0..words).map(|_| vocabulary.sample_searchable(&mut rng).to_owned()).collect();
+            let mut terms: Vec<String> =
+                (0..words).map(|_| vocabulary.sample_searchable(&mut rng).to_owned()).collect();
             if rng.chance(0.2)
                 && let Some(term) = terms.iter_mut().find(|t| t.chars().count() >= 5)
             {
@@ -109,7 +110,8 @@ mod tests {
         let vocabulary = Vocabulary::synthetic();
         let a = generate(&vocabulary, 1000, 9);
         assert_eq!(a, generate(&vocabulary, 1000, 9));
-        let filtered = a.iter().filter(|r| !r.categories.is_empty() || !r.languages.is_empty() || r.kind.is_some()).count();
+        let filtered =
+            a.iter().filter(|r| !r.categories.is_empty() || !r.languages.is_empty() || r.kind.is_some()).count();
         assert!((300..700).contains(&filtered), "{filtered} of 1000 filtered");
         let typing = a.iter().filter(|r| r.text.as_deref().is_some_and(|t| !t.ends_with(' '))).count();
         assert!((200..400).contains(&typing), "{typing} of 1000 unfinished");

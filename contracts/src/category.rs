@@ -70,16 +70,15 @@ impl Category {
             (&["fiction", "drama", "thriller", "horror", "fantasy", "myster"], "fiction"),
             (&["film", "tv", "movie", "anime", "series"], "tv-film"),
         ];
-        let slug = KEYWORDS
-            .iter()
-            .find(|(keywords, _)| keywords.iter().any(|k| has(k)))
-            .map(|(_, slug)| *slug)
-            .or_else(|| {
-                CATEGORIES
-                    .iter()
-                    .find(|(slug, name)| words.iter().any(|w| w == slug || *w == name.to_lowercase()))
-                    .map(|(slug, _)| *slug)
-            })?;
+        let slug =
+            KEYWORDS.iter().find(|(keywords, _)| keywords.iter().any(|k| has(k))).map(|(_, slug)| *slug).or_else(
+                || {
+                    CATEGORIES
+                        .iter()
+                        .find(|(slug, name)| words.iter().any(|w| w == slug || *w == name.to_lowercase()))
+                        .map(|(slug, _)| *slug)
+                },
+            )?;
         Self::parse(slug).ok()
     }
 

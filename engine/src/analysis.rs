@@ -11,13 +11,15 @@
 //!
 //! Tantivy gives a field one tokenizer, but the stemmer depends on each document's language; the
 //! indexed text therefore starts with a language tag (see [`tag_with_language`]) that the tokenizer
-//! reads and strips. Stored text never carries the tag.
+//! reads and strips; it is stored with the text and stripped again when a hit is rendered.
 
 use std::borrow::Cow;
+use std::cell::RefCell;
 use std::sync::OnceLock;
 
 use contracts::LanguageCode;
 use frostem::{Algorithm, Stemmer};
+use rustc_hash::FxHashMap;
 use tantivy::tokenizer::{Token, TokenStream, Tokenizer};
 
 /// Name under which [`MediaMeshTokenizer`] is registered on the index.
@@ -36,6 +38,11 @@ pub fn tag_with_language(language: LanguageCode, text: &str) -> String {
     tagged.push(TAG);
     tagged.push_str(text);
     tagged
+}
+
+/// The text without the language tag [`tag_with_language`] put in front of it.
+pub fn strip_language_tag(text: &str) -> &str {
+    split_tag(text).1
 }
 
 fn split_tag(text: &str) -> (Option<LanguageCode>, &str) {
@@ -65,59 +72,83 @@ pub struct Word {
 /// Splits text into words as the index sees them.
 pub fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    let mut chars = text.char_indices().peekable();
-    while let Some(&(start, c)) = chars.peek() {
-        if is_cjk(c) {
-            let mut run: Vec<(usize, char)> = Vec::new();
-            while let Some(&(index, c)) = chars.peek() {
-                if !is_cjk(c) {
-                    break;
-                }
-                run.push((index, c));
-                chars.next();
-            }
-            push_cjk_run(text, &run, &mut out);
-        } else if c.is_alphanumeric() {
-            let mut end = start;
-            while let Some(&(index, c)) = chars.peek() {
-                if !c.is_alphanumeric() || is_cjk(c) {
-                    break;
-                }
-                end = index + c.len_utf8();
-                chars.next();
-            }
-            let slice = &text[start..end];
-            if slice.chars().count() <= MAX_WORD_CHARS {
-                let lowercase = slice.to_lowercase();
-                let term = fold(&lowercase).into_owned();
-                out.push(Word { start, end, lowercase, term, cjk: false });
-            }
-        } else {
-            chars.next();
-        }
-    }
+    for_each_span(text, |start, end, cjk| {
+        let lowercase = text[start..end].to_lowercase();
+        let term = if cjk { lowercase.clone() } else { fold(&lowercase).into_owned() };
+        out.push(Word { start, end, lowercase, term, cjk });
+    });
     out
 }
 
-fn push_cjk_run(text: &str, run: &[(usize, char)], out: &mut Vec<Word>) {
-    let end_of = |i: usize| run[i].0 + run[i].1.len_utf8();
-    if run.len() == 1 {
-        let (start, _) = run[0];
-        let slice = &text[start..end_of(0)];
-        out.push(cjk_word(start, end_of(0), slice));
-        return;
-    }
-    for i in 0..run.len() - 1 {
-        let start = run[i].0;
-        let end = end_of(i + 1);
-        out.push(cjk_word(start, end, &text[start..end]));
+/// Calls `visit(start, end, cjk)` for each word span of `text`: runs of letters and digits (up to
+/// [`MAX_WORD_CHARS`]), and for CJK runs each overlapping bigram (a lone character alone).
+fn for_each_span(text: &str, mut visit: impl FnMut(usize, usize, bool)) {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        let byte = bytes[index];
+        // ASCII fast path: most text is ASCII, and ASCII is never CJK.
+        if byte.is_ascii() && !byte.is_ascii_alphanumeric() {
+            index += 1;
+            continue;
+        }
+        let Some(c) = text[index..].chars().next() else { break };
+        if is_cjk(c) {
+            let run_start = index;
+            let mut chars: Vec<(usize, usize)> = Vec::new();
+            for (offset, c) in text[run_start..].char_indices() {
+                if !is_cjk(c) {
+                    break;
+                }
+                chars.push((run_start + offset, run_start + offset + c.len_utf8()));
+            }
+            index = chars.last().map_or(index + c.len_utf8(), |last| last.1);
+            if chars.len() == 1 {
+                visit(chars[0].0, chars[0].1, true);
+            } else {
+                for pair in chars.windows(2) {
+                    visit(pair[0].0, pair[1].1, true);
+                }
+            }
+        } else if c.is_alphanumeric() {
+            let start = index;
+            let mut end = index;
+            let mut count = 0;
+            for c in text[start..].chars() {
+                if !c.is_alphanumeric() || is_cjk(c) {
+                    break;
+                }
+                end += c.len_utf8();
+                count += 1;
+            }
+            index = end;
+            if count <= MAX_WORD_CHARS {
+                visit(start, end, false);
+            }
+        } else {
+            index += c.len_utf8();
+        }
     }
 }
 
-fn cjk_word(start: usize, end: usize, slice: &str) -> Word {
-    // Full-width Latin inside a CJK run is rare; lowercasing keeps `ＡＢ` and `ａｂ` together.
-    let lowercase = slice.to_lowercase();
-    Word { start, end, term: lowercase.clone(), lowercase, cjk: true }
+/// Lowercases `word` into `out` (cleared first), without allocating for ASCII.
+fn lowercase_into(word: &str, out: &mut String) {
+    out.clear();
+    if word.is_ascii() {
+        out.push_str(word);
+        out.make_ascii_lowercase();
+    } else {
+        out.extend(word.chars().flat_map(char::to_lowercase));
+    }
+}
+
+/// Folds `lowercase` into `out` (cleared first).
+fn fold_into(lowercase: &str, out: &mut String) {
+    out.clear();
+    match fold(lowercase) {
+        Cow::Borrowed(same) => out.push_str(same),
+        Cow::Owned(folded) => out.push_str(&folded),
+    }
 }
 
 /// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
@@ -274,16 +305,68 @@ pub fn stem_term(stem: &str) -> String {
     term
 }
 
+/// Stems already computed on this thread, per language: text follows a Zipf law, so most words
+/// repeat, and the Snowball algorithms cost more than a hash lookup. Bounded per language; a full
+/// map is cleared.
+const STEM_CACHE_ENTRIES: usize = 200_000;
+
+type StemMap = FxHashMap<Box<str>, Option<Box<str>>>;
+
+thread_local! {
+    /// One map per language ordinal, from a lowercased word to its stem term.
+    static STEM_CACHE: RefCell<Vec<StemMap>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes the stem term (`~stem`) of a lowercased word for a document language into `out` and
+/// answers true, when the stem differs from the word's folded form `term`.
+fn cached_stem_term(language: LanguageCode, stemmer: &Stemmer, lowercase: &str, term: &str, out: &mut String) -> bool {
+    let slot = language.ordinal() as usize;
+    STEM_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if cache.len() <= slot {
+            cache.resize_with(slot + 1, StemMap::default);
+        }
+        let map = &mut cache[slot];
+        let stem = match map.get(lowercase) {
+            Some(found) => found.as_deref(),
+            None => {
+                let stem = fold(&stemmer.stem(lowercase)).into_owned();
+                let value = (stem != term && !stem.is_empty()).then(|| stem_term(&stem).into_boxed_str());
+                if map.len() >= STEM_CACHE_ENTRIES {
+                    map.clear();
+                }
+                map.entry(lowercase.into()).or_insert(value).as_deref()
+            }
+        };
+        out.clear();
+        match stem {
+            Some(stem) => {
+                out.push_str(stem);
+                true
+            }
+            None => false,
+        }
+    })
+}
+
+/// Two distinct token slots, `first < second`, borrowed together.
+fn split_pair(tokens: &mut [Token], first: usize, second: usize) -> (&mut Token, &mut Token) {
+    let (head, tail) = tokens.split_at_mut(second);
+    (&mut head[first], &mut tail[0])
+}
+
 /// The tokenizer registered on the index's text fields (see the module documentation).
 #[derive(Debug, Clone, Default)]
 pub struct MediaMeshTokenizer {
+    /// Token slots reused across texts, so their strings keep their capacity.
     tokens: Vec<Token>,
+    lowercase: String,
 }
 
 /// The tokens of one text, produced up front so the tokenizer can emit stems at the same position.
 #[derive(Debug)]
 pub struct MediaMeshTokenStream<'a> {
-    tokens: &'a mut Vec<Token>,
+    tokens: &'a mut [Token],
     cursor: usize,
 }
 
@@ -291,32 +374,46 @@ impl Tokenizer for MediaMeshTokenizer {
     type TokenStream<'a> = MediaMeshTokenStream<'a>;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Self::TokenStream<'a> {
-        self.tokens.clear();
         let (language, body) = split_tag(text);
-        let stemmer = language.and_then(stemmer_for);
+        let stemmer = language.and_then(|l| stemmer_for(l).map(|s| (l, s)));
         let base = text.len() - body.len();
-        for (position, word) in words(body).into_iter().enumerate() {
-            let stemmed = match stemmer {
-                Some(stemmer) if !word.cjk => {
-                    let stem = fold(&stemmer.stem(&word.lowercase)).into_owned();
-                    (stem != word.term && !stem.is_empty()).then(|| stem_term(&stem))
+        let mut used = 0;
+        let mut position = 0;
+        let Self { tokens, lowercase } = self;
+        for_each_span(body, |start, end, cjk| {
+            lowercase_into(&body[start..end], lowercase);
+            let slot = next_slot(tokens, &mut used, base + start, base + end, position);
+            if cjk {
+                tokens[slot].text.clear();
+                tokens[slot].text.push_str(lowercase);
+            } else {
+                fold_into(lowercase, &mut tokens[slot].text);
+                if let Some((language, stemmer)) = stemmer {
+                    let stem_slot = next_slot(tokens, &mut used, base + start, base + end, position);
+                    let (word, stem) = split_pair(tokens, slot, stem_slot);
+                    if !cached_stem_term(language, stemmer, lowercase, &word.text, &mut stem.text) {
+                        used -= 1;
+                    }
                 }
-                _ => None,
-            };
-            let token = |text: String| Token {
-                offset_from: base + word.start,
-                offset_to: base + word.end,
-                position,
-                text,
-                position_length: 1,
-            };
-            self.tokens.push(token(word.term));
-            if let Some(stem) = stemmed {
-                self.tokens.push(token(stem));
             }
-        }
-        MediaMeshTokenStream { tokens: &mut self.tokens, cursor: 0 }
+            position += 1;
+        });
+        MediaMeshTokenStream { tokens: &mut tokens[..used], cursor: 0 }
     }
+}
+
+/// Takes the next reusable token slot (growing the pool when needed) and sets its place.
+fn next_slot(tokens: &mut Vec<Token>, used: &mut usize, from: usize, to: usize, position: usize) -> usize {
+    if *used == tokens.len() {
+        tokens.push(Token::default());
+    }
+    let token = &mut tokens[*used];
+    token.offset_from = from;
+    token.offset_to = to;
+    token.position = position;
+    token.position_length = 1;
+    *used += 1;
+    *used - 1
 }
 
 impl TokenStream for MediaMeshTokenStream<'_> {

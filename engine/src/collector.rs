@@ -15,7 +15,7 @@ use tantivy::columnar::ColumnValues;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::request::{SearchRequest, Sort};
-use crate::schema::{VISIBLE, kind_ordinal, names};
+use crate::schema::{Packed, kind_ordinal, names};
 
 /// What a document must satisfy besides the text, as columnar checks.
 #[derive(Debug, Clone)]
@@ -93,6 +93,20 @@ impl Order {
     }
 }
 
+/// The column's values by document. Every document gets every columnar field (tombstones too), so
+/// columns are dense and read directly; a sparse one (which only an index written otherwise would
+/// have) falls back to a default of 0.
+fn dense<T>(column: tantivy::columnar::Column<T>) -> Arc<dyn ColumnValues<T>>
+where
+    T: tantivy::columnar::MonotonicallyMappableToU64 + PartialOrd + Default + Copy + std::fmt::Debug + Send + Sync,
+{
+    if column.get_cardinality() == tantivy::columnar::Cardinality::Full {
+        column.values
+    } else {
+        column.first_or_default_col(T::default())
+    }
+}
+
 /// Maps an `i64` onto a `u64` with the same order.
 fn ordered_i64(value: i64) -> u64 {
     (value as u64) ^ (1 << 63)
@@ -166,10 +180,7 @@ pub struct SearchSegmentCollector {
     order: Order,
     limit: usize,
     facets: bool,
-    status: Arc<dyn ColumnValues<u64>>,
-    kind: Arc<dyn ColumnValues<u64>>,
-    category: Arc<dyn ColumnValues<u64>>,
-    language: Arc<dyn ColumnValues<u64>>,
+    packed: Arc<dyn ColumnValues<u64>>,
     duration: Arc<dyn ColumnValues<u64>>,
     publish_date: Arc<dyn ColumnValues<i64>>,
     heap: BinaryHeap<Reverse<Ranked>>,
@@ -182,19 +193,16 @@ impl Collector for SearchCollector {
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
         let fast = reader.fast_fields();
-        let u64_column = |name: &str| fast.u64(name).map(|c| c.first_or_default_col(0));
+        let u64_column = |name: &str| fast.u64(name).map(dense);
         Ok(SearchSegmentCollector {
             segment,
             filter: self.filter.clone(),
             order: self.order,
             limit: self.limit,
             facets: self.facets,
-            status: u64_column(names::STATUS)?,
-            kind: u64_column(names::KIND)?,
-            category: u64_column(names::CATEGORY)?,
-            language: u64_column(names::LANGUAGE)?,
+            packed: u64_column(names::PACKED)?,
             duration: u64_column(names::DURATION_SECONDS)?,
-            publish_date: fast.i64(names::PUBLISH_DATE)?.first_or_default_col(0),
+            publish_date: dense(fast.i64(names::PUBLISH_DATE)?),
             heap: BinaryHeap::with_capacity(self.limit.min(1024) + 1),
             collected: Collected {
                 category_counts: if self.facets { vec![0; CATEGORIES.len()] } else { Vec::new() },
@@ -234,11 +242,12 @@ impl SegmentCollector for SearchSegmentCollector {
     type Fruit = Collected;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        if self.status.get_val(doc) != VISIBLE {
+        let packed = Packed(self.packed.get_val(doc));
+        if !packed.visible() {
             return;
         }
         let filter = &self.filter;
-        if filter.kind.is_some_and(|kind| self.kind.get_val(doc) != kind) {
+        if filter.kind.is_some_and(|kind| packed.kind() != kind) {
             return;
         }
         if filter.duration != (0, u64::MAX) {
@@ -256,8 +265,8 @@ impl SegmentCollector for SearchSegmentCollector {
         if filter.exclude_doc.is_some_and(|a| a.segment_ord == self.segment && a.doc_id == doc) {
             return;
         }
-        let category = self.category.get_val(doc) as usize;
-        let language = self.language.get_val(doc) as usize;
+        let category = packed.category();
+        let language = packed.language();
         let category_ok = filter.categories.is_none_or(|mask| category < 32 && mask & (1 << category) != 0);
         let language_ok =
             filter.languages.is_none_or(|mask| language < 192 && mask[language / 64] & (1 << (language % 64)) != 0);

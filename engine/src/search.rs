@@ -14,7 +14,7 @@ use crate::error::{EngineError, Result};
 use crate::highlight::highlight;
 use crate::query::{self, ParsedQuery};
 use crate::request::{FacetCount, Facets, Highlights, Hit, SearchRequest, SearchResponse, Suggestion};
-use crate::schema::kind_from_ordinal;
+use crate::schema::{id_term, kind_from_ordinal};
 use crate::{Engine, analysis};
 
 /// Characters of description a snippet shows.
@@ -29,12 +29,11 @@ impl Engine {
         request.validate()?;
         let request = request.normalised();
         let searcher = self.reader.searcher();
-        let key = CacheKey::Search { generation: searcher.generation().generation_id(), request };
+        let key = CacheKey::Search { generation: searcher.generation().generation_id(), request: request.clone() };
         if let Some(CacheValue::Search(response)) = self.caches.get(&key) {
             return Ok(response);
         }
-        let CacheKey::Search { request, .. } = &key else { unreachable!("built above") };
-        let response = Arc::new(self.execute(&searcher, request, true)?);
+        let response = Arc::new(self.execute(&searcher, &request, true)?);
         self.caches.insert(key, CacheValue::Search(Arc::clone(&response)));
         Ok(response)
     }
@@ -71,10 +70,10 @@ impl Engine {
             let mut suggestions = Vec::with_capacity(limit);
             for ranked in collected.top {
                 let document: TantivyDocument = searcher.doc(ranked.address)?;
-                let title = text_of(&document, self.fields.title_stored);
+                let title = text_of(&document, self.fields.title);
                 if seen.insert(title.to_lowercase()) {
                     suggestions.push(Suggestion {
-                        id: text_of(&document, self.fields.id),
+                        id: uuid_of(&document, self.fields.id),
                         kind: kind_from_ordinal(u64_of(&document, self.fields.kind)),
                         title,
                     });
@@ -105,11 +104,7 @@ impl Engine {
         let searcher = self.reader.searcher();
         let address = self.find_visible(&searcher, id)?.ok_or_else(|| EngineError::NotFound(id.to_owned()))?;
         let document: TantivyDocument = searcher.doc(address)?;
-        let text = format!(
-            "{} {}",
-            text_of(&document, self.fields.title_stored),
-            text_of(&document, self.fields.description_stored)
-        );
+        let text = format!("{} {}", text_of(&document, self.fields.title), text_of(&document, self.fields.description));
         let mut frequencies: HashMap<String, u32> = HashMap::new();
         for word in analysis::words(&text) {
             if word.cjk || word.term.chars().count() >= 3 && !word.term.chars().all(|c| c.is_ascii_digit()) {
@@ -158,7 +153,7 @@ impl Engine {
         };
         let mut query = query::build(&parsed, &query::search_fields(&self.fields));
         if let Some(program_id) = request.program_id {
-            let term = Term::from_field_text(self.fields.program_id, &program_id.to_string());
+            let term = id_term(self.fields.program_id, program_id);
             let by_program: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
             query = Box::new(BooleanQuery::new(vec![(Occur::Must, query), (Occur::Must, by_program)]));
         }
@@ -205,7 +200,8 @@ impl Engine {
     }
 
     fn find_visible(&self, searcher: &Searcher, id: &str) -> Result<Option<DocAddress>> {
-        let query = TermQuery::new(Term::from_field_text(self.fields.id, id), IndexRecordOption::Basic);
+        let Ok(id) = uuid::Uuid::parse_str(id) else { return Ok(None) };
+        let query = TermQuery::new(id_term(self.fields.id, id), IndexRecordOption::Basic);
         let collector =
             SearchCollector { filter: Filter::default(), order: Order::NewestFirst, limit: 1, facets: false };
         Ok(searcher.search(&query, &collector)?.top.first().map(|ranked| ranked.address))
@@ -215,8 +211,8 @@ impl Engine {
         let f = &self.fields;
         let document: TantivyDocument = searcher.doc(address)?;
         let language = LanguageCode::from_ordinal(u64_of(&document, f.language));
-        let title = text_of(&document, f.title_stored);
-        let description = text_of(&document, f.description_stored);
+        let title = text_of(&document, f.title);
+        let description = text_of(&document, f.description);
         let highlights = match query {
             Some(query) => Highlights {
                 title: highlight(&title, language, query, None),
@@ -227,9 +223,9 @@ impl Engine {
         let duration = u64_of(&document, f.duration_seconds);
         let publish_date = document.get_first(f.publish_date).and_then(|v| v.as_i64()).filter(|&d| d != 0);
         Ok(Hit {
-            id: text_of(&document, f.id),
+            id: uuid_of(&document, f.id),
             kind: kind_from_ordinal(u64_of(&document, f.kind)),
-            program_id: text_of(&document, f.program_id),
+            program_id: uuid_of(&document, f.program_id),
             title,
             description,
             category: Category::from_ordinal(u64_of(&document, f.category)),
@@ -260,8 +256,18 @@ fn facet_list<'a>(counts: impl Iterator<Item = (&'a str, u64, bool)>) -> Vec<Fac
     list
 }
 
+/// A stored text field, without the language tag indexed text carries.
 fn text_of(document: &TantivyDocument, field: tantivy::schema::Field) -> String {
-    document.get_first(field).and_then(|v| v.as_str()).unwrap_or_default().to_owned()
+    analysis::strip_language_tag(document.get_first(field).and_then(|v| v.as_str()).unwrap_or_default()).to_owned()
+}
+
+fn uuid_of(document: &TantivyDocument, field: tantivy::schema::Field) -> String {
+    document
+        .get_first(field)
+        .and_then(|v| v.as_bytes())
+        .and_then(|bytes| uuid::Uuid::from_slice(bytes).ok())
+        .map(|id| id.to_string())
+        .unwrap_or_default()
 }
 
 fn u64_of(document: &TantivyDocument, field: tantivy::schema::Field) -> u64 {

@@ -3,16 +3,15 @@
 //! Every item keeps exactly one document. Unpublished and deleted items keep a hidden tombstone
 //! holding their version, so an older event arriving late can never bring them back.
 
-use std::collections::HashMap;
-
 use contracts::{ContentKind, ContentSnapshot, ContentStatus};
+use rustc_hash::FxHashMap;
 use tantivy::schema::IndexRecordOption;
-use tantivy::{DocSet, Index, IndexReader, IndexWriter, TERMINATED, TantivyDocument, Term};
+use tantivy::{DocSet, Index, IndexReader, IndexWriter, TERMINATED, TantivyDocument};
 use uuid::Uuid;
 
 use crate::analysis::tag_with_language;
 use crate::error::{EngineError, Result};
-use crate::schema::{Fields, HIDDEN, VISIBLE, kind_ordinal};
+use crate::schema::{Fields, Packed, id_term, kind_ordinal};
 
 /// Resources for a writer.
 #[derive(Debug, Clone)]
@@ -43,7 +42,7 @@ pub struct EngineWriter {
     reader: IndexReader,
     fields: Fields,
     /// Versions written since the last commit, which the reader cannot see yet.
-    pending: HashMap<Uuid, u64>,
+    pending: FxHashMap<Uuid, u64>,
 }
 
 impl std::fmt::Debug for EngineWriter {
@@ -61,7 +60,7 @@ impl EngineWriter {
             tantivy::TantivyError::LockFailure(..) => EngineError::WriterLocked(error.to_string()),
             other => EngineError::Index(other),
         })?;
-        Ok(Self { writer, reader, fields, pending: HashMap::new() })
+        Ok(Self { writer, reader, fields, pending: FxHashMap::default() })
     }
 
     /// Writes the item's snapshot unless the index holds the same or a newer version. Only a
@@ -69,7 +68,8 @@ impl EngineWriter {
     pub fn upsert(&mut self, snapshot: &ContentSnapshot) -> Result<WriteOutcome> {
         let id = snapshot.id();
         let version = snapshot.version();
-        if self.is_stale(id, version)? {
+        let current = self.current_version(id)?;
+        if current.is_some_and(|current| current >= version) {
             return Ok(WriteOutcome::Stale);
         }
         let document = if snapshot.status() == ContentStatus::Published {
@@ -77,17 +77,18 @@ impl EngineWriter {
         } else {
             self.tombstone(snapshot.kind(), id, snapshot.program_id(), version)
         };
-        self.replace(id, version, document)?;
+        self.replace(id, version, document, current.is_some())?;
         Ok(WriteOutcome::Applied)
     }
 
     /// Hides the item for good at `version` (older events for it are ignored from then on).
     pub fn delete(&mut self, kind: ContentKind, id: Uuid, program_id: Uuid, version: u64) -> Result<WriteOutcome> {
-        if self.is_stale(id, version)? {
+        let current = self.current_version(id)?;
+        if current.is_some_and(|current| current >= version) {
             return Ok(WriteOutcome::Stale);
         }
         let document = self.tombstone(kind, id, program_id, version);
-        self.replace(id, version, document)?;
+        self.replace(id, version, document, current.is_some())?;
         Ok(WriteOutcome::Applied)
     }
 
@@ -110,7 +111,7 @@ impl EngineWriter {
             return Ok(Some(*version));
         }
         let searcher = self.reader.searcher();
-        let term = Term::from_field_text(self.fields.id, &id.to_string());
+        let term = id_term(self.fields.id, id);
         let mut latest: Option<u64> = None;
         for segment in searcher.segment_readers() {
             let inverted = segment.inverted_index(self.fields.id)?;
@@ -136,41 +137,32 @@ impl EngineWriter {
         Ok(self.writer.wait_merging_threads()?)
     }
 
-    fn is_stale(&self, id: Uuid, version: u64) -> Result<bool> {
-        Ok(self.current_version(id)?.is_some_and(|current| current >= version))
-    }
-
-    fn replace(&mut self, id: Uuid, version: u64, document: TantivyDocument) -> Result<()> {
-        self.writer.delete_term(Term::from_field_text(self.fields.id, &id.to_string()));
+    /// Adds the item's new document, deleting its old one when there is one (a first write has
+    /// nothing to delete, which spares bulk loads a delete per document).
+    fn replace(&mut self, id: Uuid, version: u64, document: TantivyDocument, existed: bool) -> Result<()> {
+        if existed {
+            self.writer.delete_term(id_term(self.fields.id, id));
+        }
         self.writer.add_document(document)?;
         self.pending.insert(id, version);
         Ok(())
     }
 
-    fn base_document(
-        &self,
-        kind: ContentKind,
-        id: Uuid,
-        program_id: Uuid,
-        version: u64,
-        status: u64,
-    ) -> TantivyDocument {
+    fn base_document(&self, kind: ContentKind, id: Uuid, program_id: Uuid, version: u64) -> TantivyDocument {
         let f = &self.fields;
         let mut document = TantivyDocument::new();
-        document.add_text(f.id, id.to_string());
+        document.add_bytes(f.id, id.as_bytes());
         document.add_u64(f.kind, kind_ordinal(kind));
-        document.add_text(f.program_id, program_id.to_string());
+        document.add_bytes(f.program_id, program_id.as_bytes());
         document.add_u64(f.version, version);
-        document.add_u64(f.status, status);
         document
     }
 
     fn tombstone(&self, kind: ContentKind, id: Uuid, program_id: Uuid, version: u64) -> TantivyDocument {
         let f = &self.fields;
-        let mut document = self.base_document(kind, id, program_id, version, HIDDEN);
-        // Every columnar field gets a value so each segment has every column.
-        document.add_u64(f.category, 0);
-        document.add_u64(f.language, 0);
+        let mut document = self.base_document(kind, id, program_id, version);
+        // Every columnar field gets a value so each column is dense (read without an index).
+        document.add_u64(f.packed, Packed::new(false, kind, 0, 0).0);
         document.add_u64(f.duration_seconds, 0);
         document.add_i64(f.publish_date, 0);
         document
@@ -179,7 +171,7 @@ impl EngineWriter {
     fn visible_document(&self, snapshot: &ContentSnapshot) -> TantivyDocument {
         let f = &self.fields;
         let mut document =
-            self.base_document(snapshot.kind(), snapshot.id(), snapshot.program_id(), snapshot.version(), VISIBLE);
+            self.base_document(snapshot.kind(), snapshot.id(), snapshot.program_id(), snapshot.version());
         let (title, description, category, language, duration, publish_date, artwork) = match snapshot {
             ContentSnapshot::Program(p) => (
                 p.title.as_str(),
@@ -202,10 +194,9 @@ impl EngineWriter {
         };
         document.add_text(f.title, tag_with_language(language, title));
         document.add_text(f.description, tag_with_language(language, description));
-        document.add_text(f.title_stored, title);
-        document.add_text(f.description_stored, description);
         document.add_u64(f.category, category.ordinal());
         document.add_u64(f.language, language.ordinal());
+        document.add_u64(f.packed, Packed::new(true, snapshot.kind(), category.ordinal(), language.ordinal()).0);
         document.add_u64(f.duration_seconds, duration.unwrap_or(0));
         document.add_i64(f.publish_date, publish_date.map_or(0, |d| d.unix_seconds()));
         if let Some(artwork) = artwork {

@@ -98,21 +98,26 @@ fn filters_and_disjunctive_facets_agree_with_the_data() {
         .map(program)
         .filter(|p| p.category.slug() == "documentary" && p.publish_date.is_some_and(|d| d.unix_seconds() >= after))
         .count() as u64;
-    let request = SearchRequest::from_params([("category", "documentary"), ("published_after", "2021-01-01T00:00:00Z")])
-        .expect("valid");
+    let request =
+        SearchRequest::from_params([("category", "documentary"), ("published_after", "2021-01-01T00:00:00Z")])
+            .expect("valid");
     let response = loaded().engine.search(&request).expect("search");
     assert_eq!(response.total, recent_documentaries);
     // The category facet ignores the category filter (but not the date filter).
-    let recent_comedies =
-        items.iter().map(program).filter(|p| p.category.slug() == "comedy" && p.publish_date.is_some_and(|d| d.unix_seconds() >= after)).count() as u64;
+    let recent_comedies = items
+        .iter()
+        .map(program)
+        .filter(|p| p.category.slug() == "comedy" && p.publish_date.is_some_and(|d| d.unix_seconds() >= after))
+        .count() as u64;
     let comedy = response.facets.category.iter().find(|f| f.value == "comedy").map_or(0, |f| f.count);
     assert_eq!(comedy, recent_comedies);
 }
 
 #[test]
 fn sorting_by_duration_orders_movies() {
-    let request = SearchRequest::from_params([("q", "documentary "), ("sort", "duration_desc"), ("min_duration", "60")])
-        .expect("valid");
+    let request =
+        SearchRequest::from_params([("q", "documentary "), ("sort", "duration_desc"), ("min_duration", "60")])
+            .expect("valid");
     let response = loaded().engine.search(&request).expect("search");
     assert!(response.total > 20);
     let durations: Vec<u64> = response.hits.iter().map(|h| h.duration_seconds.unwrap_or(0)).collect();
