@@ -68,6 +68,9 @@ enum Command {
         seed: u64,
         #[arg(long, default_value_t = 256)]
         cache_mb: u64,
+        /// Which scenarios to run: any of uncached, browse, cached.
+        #[arg(long, value_delimiter = ',', default_value = "uncached,browse,cached")]
+        scenarios: Vec<String>,
     },
     /// Generate a small catalog, index it, and show what a few searches return.
     Demo {
@@ -125,9 +128,10 @@ fn main() -> Result<()> {
                 report.print(cli.json);
             }
         }
-        Command::Query { index, queries, concurrency, catalog, seed, cache_mb } => {
+        Command::Query { index, queries, concurrency, catalog, seed, cache_mb, scenarios } => {
             let vocabulary = vocabulary(catalog.as_deref())?;
-            for report in query(&index, &vocabulary, queries, concurrency, seed, cache_mb)? {
+            let options = QueryOptions { queries, concurrency, seed, cache_mb, scenarios };
+            for report in query(&index, &vocabulary, &options)? {
                 report.print(cli.json);
             }
         }
@@ -189,14 +193,17 @@ fn index_catalog(input: &Path, index: &Path, threads: usize, memory_mb: usize) -
     Ok(vec![parse, index_report, merged_report])
 }
 
-fn query(
-    index: &Path,
-    vocabulary: &Vocabulary,
+struct QueryOptions {
     queries: usize,
     concurrency: usize,
     seed: u64,
     cache_mb: u64,
-) -> Result<Vec<Report>> {
+    scenarios: Vec<String>,
+}
+
+fn query(index: &Path, vocabulary: &Vocabulary, options: &QueryOptions) -> Result<Vec<Report>> {
+    let QueryOptions { queries, concurrency, seed, cache_mb, .. } = *options;
+    let wants = |scenario: &str| options.scenarios.iter().any(|s| s == scenario);
     let engine = Engine::open(index, EngineConfig { cache_bytes: cache_mb * 1024 * 1024, ..EngineConfig::default() })?;
     let stats = engine.stats();
     if stats.documents == 0 {
@@ -215,16 +222,31 @@ fn query(
         engine.search_uncached(request)?;
     }
     let mut reports = Vec::new();
-    let run = run_concurrent(mix.len(), concurrency, |i| engine.search_uncached(&mix[i]).map(|_| ()))?;
-    let mut uncached = Report::new("query_uncached").with_latencies(&run);
-    uncached.docs = docs;
-    uncached.rss_bytes = rss_bytes();
-    reports.push(uncached);
-
-    let run = run_concurrent(browse.len(), concurrency, |i| engine.search_uncached(&browse[i]).map(|_| ()))?;
-    let mut browse_report = Report::new("browse_uncached").with_latencies(&run);
-    browse_report.docs = docs;
-    reports.push(browse_report);
+    if wants("uncached") {
+        let matched = std::sync::atomic::AtomicU64::new(0);
+        let run = run_concurrent(mix.len(), concurrency, |i| {
+            let response = engine.search_uncached(&mix[i])?;
+            matched.fetch_add(response.total, std::sync::atomic::Ordering::Relaxed);
+            Ok::<_, engine::EngineError>(())
+        })?;
+        eprintln!(
+            "query mix: {} matching documents per query on average",
+            matched.into_inner() / mix.len().max(1) as u64
+        );
+        let mut uncached = Report::new("query_uncached").with_latencies(&run);
+        uncached.docs = docs;
+        uncached.rss_bytes = rss_bytes();
+        reports.push(uncached);
+    }
+    if wants("browse") {
+        let run = run_concurrent(browse.len(), concurrency, |i| engine.search_uncached(&browse[i]).map(|_| ()))?;
+        let mut browse_report = Report::new("browse_uncached").with_latencies(&run);
+        browse_report.docs = docs;
+        reports.push(browse_report);
+    }
+    if !wants("cached") {
+        return Ok(reports);
+    }
 
     // Cached: a working set of distinct requests, each answered once to fill the cache, then
     // asked again and again.

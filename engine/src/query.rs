@@ -16,7 +16,9 @@ use crate::error::{EngineError, Result};
 use crate::request::MAX_QUERY_TERMS;
 use crate::schema::Fields;
 
-const TITLE_BOOST: f32 = 3.0;
+/// Title matches outweigh description matches by this much, so an item named by the query ranks
+/// above items that only talk about it.
+const TITLE_BOOST: f32 = 8.0;
 const STEM_FACTOR: f32 = 0.5;
 const TYPO_FACTOR: f32 = 0.3;
 const PREFIX_FACTOR: f32 = 0.4;

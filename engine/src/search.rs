@@ -66,11 +66,19 @@ impl Engine {
             let collector =
                 SearchCollector { filter: Filter::default(), order: Order::Score, limit: limit * 4, facets: false };
             let collected = searcher.search(&*tantivy_query, &collector)?;
-            let mut seen = std::collections::HashSet::new();
-            let mut suggestions = Vec::with_capacity(limit);
-            for ranked in collected.top {
+            // Titles that begin with what was typed come first (a completion, not just a match),
+            // then by score; the collector's order breaks ties.
+            let mut candidates = Vec::with_capacity(collected.top.len());
+            for (rank, ranked) in collected.top.iter().enumerate() {
                 let document: TantivyDocument = searcher.doc(ranked.address)?;
                 let title = text_of(&document, self.fields.title);
+                let completes = begins_with(&title, &parsed);
+                candidates.push((!completes, rank, document, title));
+            }
+            candidates.sort_by_key(|(not_completing, rank, ..)| (*not_completing, *rank));
+            let mut seen = std::collections::HashSet::new();
+            let mut suggestions = Vec::with_capacity(limit);
+            for (_, _, document, title) in candidates {
                 if seen.insert(title.to_lowercase()) {
                     suggestions.push(Suggestion {
                         id: uuid_of(&document, self.fields.id),
@@ -238,6 +246,17 @@ impl Engine {
             highlights,
         })
     }
+}
+
+/// Whether the title's first words are the query's words, the last one possibly unfinished.
+fn begins_with(title: &str, query: &ParsedQuery) -> bool {
+    let title_words = analysis::words(title);
+    query.words.len() <= title_words.len()
+        && query
+            .words
+            .iter()
+            .zip(&title_words)
+            .all(|(wanted, word)| word.term == wanted.term || (wanted.prefix && word.term.starts_with(&wanted.term)))
 }
 
 fn facets_of(collected: &Collected, request: &SearchRequest) -> Facets {
