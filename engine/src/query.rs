@@ -4,11 +4,17 @@
 //! in any language the search covers, and with typos: one edit for words of 5 or more characters,
 //! two for 9 or more. The last word also matches as a prefix while the user is still typing (no
 //! trailing space). Text in double quotes must match as a phrase. Title matches weigh more than
-//! description matches.
+//! description matches. As in Meilisearch, which counts a first-letter typo double, the first letter
+//! must be right (it keeps the typo automaton out of most of the term dictionary).
+
+use std::sync::Arc;
 
 use contracts::LanguageCode;
 use tantivy::Term;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery};
+use tantivy::query::{
+    AllQuery, AutomatonWeight, BooleanQuery, BoostQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur,
+    PhraseQuery, Query, TermQuery, Weight,
+};
 use tantivy::schema::{Field, IndexRecordOption};
 
 use crate::analysis::{self, Word};
@@ -114,8 +120,9 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Quer
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for word in &parsed.words {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        let variants = Variants::of(word, text_fields[0].0);
         for &(field, boost) in text_fields {
-            add_word_clauses(word, field, boost, &mut should);
+            add_word_clauses(word, &variants, field, boost, &mut should);
         }
         must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
     }
@@ -133,7 +140,13 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Quer
     Box::new(BooleanQuery::new(must))
 }
 
-fn add_word_clauses(word: &QueryWord, field: Field, boost: f32, out: &mut Vec<(Occur, Box<dyn Query>)>) {
+fn add_word_clauses(
+    word: &QueryWord,
+    variants: &Variants,
+    field: Field,
+    boost: f32,
+    out: &mut Vec<(Occur, Box<dyn Query>)>,
+) {
     let term_query = |text: &str, weight: f32| -> (Occur, Box<dyn Query>) {
         let term = Term::from_field_text(field, text);
         let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
@@ -148,14 +161,101 @@ fn add_word_clauses(word: &QueryWord, field: Field, boost: f32, out: &mut Vec<(O
             out.push(term_query(stem, boost * STEM_FACTOR));
         }
     }
-    let term = Term::from_field_text(field, &word.term);
-    if word.typos > 0 {
-        let fuzzy = FuzzyTermQuery::new(term.clone(), word.typos, true);
-        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(fuzzy), boost * TYPO_FACTOR))));
+    if let Some(typos) = &variants.typos {
+        let query = WordVariantsQuery { field, automaton: Arc::clone(typos) };
+        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost * TYPO_FACTOR))));
     }
-    if word.prefix {
-        let prefix = FuzzyTermQuery::new_prefix(term, 0, true);
-        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(prefix), boost * PREFIX_FACTOR))));
+    if let Some(prefix) = &variants.prefix {
+        let query = WordVariantsQuery { field, automaton: Arc::clone(prefix) };
+        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost * PREFIX_FACTOR))));
+    }
+}
+
+/// A word's typo and prefix automata, built once per query and shared by every field it searches.
+struct Variants {
+    typos: Option<Arc<SameFirstLetter>>,
+    prefix: Option<Arc<SameFirstLetter>>,
+}
+
+impl Variants {
+    fn of(word: &QueryWord, any_field: Field) -> Self {
+        let term = Term::from_field_text(any_field, &word.term);
+        let automaton = |query: FuzzyTermQuery| {
+            query.automaton().ok().and_then(|dfa| SameFirstLetter::new(dfa, &word.term)).map(Arc::new)
+        };
+        Self {
+            typos: (word.typos > 0).then(|| automaton(FuzzyTermQuery::new(term.clone(), word.typos, true))).flatten(),
+            prefix: word.prefix.then(|| automaton(FuzzyTermQuery::new_prefix(term, 0, true))).flatten(),
+        }
+    }
+}
+
+/// A Levenshtein (or prefix) automaton restricted to terms that begin with the word's own first
+/// letter. People rarely mistype the first letter, so Meilisearch counts a typo there double; not
+/// tolerating it at all lets the automaton skip every other branch of the term dictionary (stem
+/// terms included, which start with [`analysis::STEM_MARKER`]) instead of walking all of them.
+pub struct SameFirstLetter {
+    dfa: DfaWrapper,
+    first: [u8; 4],
+    first_len: u8,
+}
+
+impl SameFirstLetter {
+    fn new(dfa: DfaWrapper, word: &str) -> Option<Self> {
+        let letter = word.chars().next()?;
+        let mut first = [0u8; 4];
+        let first_len = letter.encode_utf8(&mut first).len() as u8;
+        Some(Self { dfa, first, first_len })
+    }
+}
+
+impl tantivy_fst::Automaton for SameFirstLetter {
+    /// The Levenshtein state, and how many bytes of the first letter have been read.
+    type State = (u32, u8);
+
+    fn start(&self) -> Self::State {
+        (self.dfa.start(), 0)
+    }
+
+    fn is_match(&self, state: &Self::State) -> bool {
+        state.1 >= self.first_len && self.dfa.is_match(&state.0)
+    }
+
+    fn can_match(&self, state: &Self::State) -> bool {
+        self.dfa.can_match(&state.0)
+    }
+
+    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
+        let (inner, read) = *state;
+        if read < self.first_len {
+            if byte != self.first[usize::from(read)] {
+                return (LEVENSHTEIN_SINK, read);
+            }
+            return (self.dfa.accept(&inner, byte), read + 1);
+        }
+        (self.dfa.accept(&inner, byte), read)
+    }
+}
+
+/// The Levenshtein automata's dead state, from which nothing matches.
+const LEVENSHTEIN_SINK: u32 = 0;
+
+/// Matches, with a constant score, the terms of `field` its automaton accepts.
+#[derive(Clone)]
+struct WordVariantsQuery {
+    field: Field,
+    automaton: Arc<SameFirstLetter>,
+}
+
+impl std::fmt::Debug for WordVariantsQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WordVariantsQuery").field("field", &self.field).finish_non_exhaustive()
+    }
+}
+
+impl Query for WordVariantsQuery {
+    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
+        Ok(Box::new(AutomatonWeight::<SameFirstLetter>::new(self.field, Arc::clone(&self.automaton))))
     }
 }
 
