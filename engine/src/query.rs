@@ -12,8 +12,8 @@ use std::sync::Arc;
 use contracts::LanguageCode;
 use tantivy::Term;
 use tantivy::query::{
-    AllQuery, AutomatonWeight, BooleanQuery, BoostQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur,
-    PhraseQuery, Query, TermQuery, Weight,
+    AllQuery, AutomatonWeight, BooleanQuery, BoostQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery,
+    Query, TermQuery, Weight,
 };
 use tantivy::schema::{Field, IndexRecordOption};
 
