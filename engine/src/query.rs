@@ -7,15 +7,12 @@
 //! description matches. As in Meilisearch, which counts a first-letter typo double, the first letter
 //! must be right (it keeps the typo automaton out of most of the term dictionary).
 
-use std::sync::Arc;
-
 use contracts::LanguageCode;
-use tantivy::Term;
 use tantivy::query::{
-    AllQuery, AutomatonWeight, BooleanQuery, BoostQuery, DfaWrapper, EnableScoring, FuzzyTermQuery, Occur, PhraseQuery,
-    Query, TermQuery, Weight,
+    AllQuery, BooleanQuery, BoostQuery, DfaWrapper, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::{Searcher, Term};
 
 use crate::analysis::{self, Word};
 use crate::error::{EngineError, Result};
@@ -113,14 +110,15 @@ fn query_word(word: Word, prefix: bool, languages: &[LanguageCode]) -> QueryWord
 
 /// Builds the Tantivy query for parsed text over `fields` (title and description for search, title
 /// only for suggestions).
-pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Query> {
+pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)], searcher: &Searcher) -> Result<Box<dyn Query>> {
     if parsed.is_empty() {
-        return Box::new(AllQuery);
+        return Ok(Box::new(AllQuery));
     }
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     for word in &parsed.words {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let variants = Variants::of(word, text_fields[0].0);
+        let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
+        let variants = Variants::of(word, &fields, searcher)?;
         for &(field, boost) in text_fields {
             add_word_clauses(word, &variants, field, boost, &mut should);
         }
@@ -137,7 +135,7 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)]) -> Box<dyn Quer
             .collect();
         must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
     }
-    Box::new(BooleanQuery::new(must))
+    Ok(Box::new(BooleanQuery::new(must)))
 }
 
 fn add_word_clauses(
@@ -161,33 +159,65 @@ fn add_word_clauses(
             out.push(term_query(stem, boost * STEM_FACTOR));
         }
     }
-    if let Some(typos) = &variants.typos {
-        let query = WordVariantsQuery { field, automaton: Arc::clone(typos) };
-        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost * TYPO_FACTOR))));
+    for term in &variants.typos {
+        out.push(term_query(term, boost * TYPO_FACTOR));
     }
-    if let Some(prefix) = &variants.prefix {
-        let query = WordVariantsQuery { field, automaton: Arc::clone(prefix) };
-        out.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost * PREFIX_FACTOR))));
+    for term in &variants.prefix {
+        out.push(term_query(term, boost * PREFIX_FACTOR));
     }
 }
 
-/// A word's typo and prefix automata, built once per query and shared by every field it searches.
+/// Most variants (typo or prefix) one word expands to; the most frequent are kept, as the words the
+/// user most likely meant.
+const MAX_VARIANTS: usize = 48;
+
+/// The terms a word matches with typos and as a prefix, found once per query in the term
+/// dictionaries of every field and segment, so each becomes an ordinary (BM25-scored, skippable)
+/// term clause.
 struct Variants {
-    typos: Option<Arc<SameFirstLetter>>,
-    prefix: Option<Arc<SameFirstLetter>>,
+    typos: Vec<String>,
+    prefix: Vec<String>,
 }
 
 impl Variants {
-    fn of(word: &QueryWord, any_field: Field) -> Self {
+    fn of(word: &QueryWord, fields: &[Field], searcher: &Searcher) -> Result<Self> {
+        let Some(&any_field) = fields.first() else { return Ok(Self { typos: Vec::new(), prefix: Vec::new() }) };
         let term = Term::from_field_text(any_field, &word.term);
-        let automaton = |query: FuzzyTermQuery| {
-            query.automaton().ok().and_then(|dfa| SameFirstLetter::new(dfa, &word.term)).map(Arc::new)
+        let expand = |query: FuzzyTermQuery| -> Result<Vec<String>> {
+            let Some(automaton) = query.automaton().ok().and_then(|dfa| SameFirstLetter::new(dfa, &word.term)) else {
+                return Ok(Vec::new());
+            };
+            expand(searcher, fields, &automaton, &word.term)
         };
-        Self {
-            typos: (word.typos > 0).then(|| automaton(FuzzyTermQuery::new(term.clone(), word.typos, true))).flatten(),
-            prefix: word.prefix.then(|| automaton(FuzzyTermQuery::new_prefix(term, 0, true))).flatten(),
+        Ok(Self {
+            typos: if word.typos > 0 {
+                expand(FuzzyTermQuery::new(term.clone(), word.typos, true))?
+            } else {
+                Vec::new()
+            },
+            prefix: if word.prefix { expand(FuzzyTermQuery::new_prefix(term, 0, true))? } else { Vec::new() },
+        })
+    }
+}
+
+/// The terms `automaton` accepts in `fields` of every segment, the word itself left out, the most
+/// frequent [`MAX_VARIANTS`] first.
+fn expand(searcher: &Searcher, fields: &[Field], automaton: &SameFirstLetter, word: &str) -> Result<Vec<String>> {
+    let mut found: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
+    for segment in searcher.segment_readers() {
+        for &field in fields {
+            let inverted = segment.inverted_index(field)?;
+            let mut stream = inverted.terms().search(automaton).into_stream()?;
+            while stream.advance() {
+                if stream.key() != word.as_bytes() {
+                    *found.entry(stream.key().to_vec()).or_default() += u64::from(stream.value().doc_freq);
+                }
+            }
         }
     }
+    let mut ranked: Vec<(Vec<u8>, u64)> = found.into_iter().collect();
+    ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+    Ok(ranked.into_iter().take(MAX_VARIANTS).filter_map(|(bytes, _)| String::from_utf8(bytes).ok()).collect())
 }
 
 /// A Levenshtein (or prefix) automaton restricted to terms that begin with the word's own first
@@ -239,25 +269,6 @@ impl tantivy_fst::Automaton for SameFirstLetter {
 
 /// The Levenshtein automata's dead state, from which nothing matches.
 const LEVENSHTEIN_SINK: u32 = 0;
-
-/// Matches, with a constant score, the terms of `field` its automaton accepts.
-#[derive(Clone)]
-struct WordVariantsQuery {
-    field: Field,
-    automaton: Arc<SameFirstLetter>,
-}
-
-impl std::fmt::Debug for WordVariantsQuery {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("WordVariantsQuery").field("field", &self.field).finish_non_exhaustive()
-    }
-}
-
-impl Query for WordVariantsQuery {
-    fn weight(&self, _scoring: EnableScoring<'_>) -> tantivy::Result<Box<dyn Weight>> {
-        Ok(Box::new(AutomatonWeight::<SameFirstLetter>::new(self.field, Arc::clone(&self.automaton))))
-    }
-}
 
 /// Title and description with their weights: the fields a full-text search covers.
 pub fn search_fields(fields: &Fields) -> [(Field, f32); 2] {

@@ -62,7 +62,7 @@ impl Engine {
         let suggestions = if parsed.is_empty() {
             Vec::new()
         } else {
-            let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)]);
+            let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)], &searcher)?;
             let collector =
                 SearchCollector { filter: Filter::default(), order: Order::Score, limit: limit * 4, facets: false };
             let collected = searcher.search(&*tantivy_query, &collector)?;
@@ -159,7 +159,7 @@ impl Engine {
             Some(text) => query::parse(text, &request.languages)?,
             None => ParsedQuery::default(),
         };
-        let mut query = query::build(&parsed, &query::search_fields(&self.fields));
+        let mut query = query::build(&parsed, &query::search_fields(&self.fields), searcher)?;
         if let Some(program_id) = request.program_id {
             let term = id_term(self.fields.program_id, program_id);
             let by_program: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));

@@ -74,8 +74,14 @@ fn an_unfinished_word_completes() {
     for expected in ["Narcos", "Narcos: Mexico", "Inside the Real Narcos"] {
         assert!(found.contains(&expected.to_owned()), "{expected} missing from {found:?}");
     }
+    // Completions first: every title that begins with the input comes before those that only
+    // contain its words.
     let suggestions = loaded().engine.suggest("stranger th", 5).expect("suggest");
-    assert_eq!(suggestions[0].title, "Stranger Things");
+    let titles: Vec<&str> = suggestions.iter().map(|s| s.title.as_str()).collect();
+    assert!(titles.contains(&"Stranger Things"), "{titles:?}");
+    let completing = titles.iter().take_while(|t| t.to_lowercase().starts_with("stranger th")).count();
+    assert!(completing >= 2, "{titles:?}");
+    assert!(titles[..completing].contains(&"Stranger Things"), "{titles:?}");
 }
 
 #[test]
