@@ -117,9 +117,9 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)], searcher: &Sear
         return Ok(Box::new(AllQuery));
     }
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
     for word in &parsed.words {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
         let variants = Variants::of(word, &fields, searcher)?;
         for &(field, boost) in text_fields {
             add_word_clauses(word, &variants, field, boost, &mut should);
