@@ -72,17 +72,49 @@ pub struct Word {
 /// Splits text into words as the index sees them.
 pub fn words(text: &str) -> Vec<Word> {
     let mut out = Vec::new();
-    for_each_span(text, |start, end, cjk| {
-        let lowercase = text[start..end].to_lowercase();
-        let term = if cjk { lowercase.clone() } else { fold(&lowercase).into_owned() };
-        out.push(Word { start, end, lowercase, term, cjk });
+    visit_words(text, |word| {
+        out.push(Word {
+            start: word.start,
+            end: word.end,
+            lowercase: word.lowercase.to_owned(),
+            term: word.term.to_owned(),
+            cjk: word.cjk,
+        });
+        true
     });
     out
 }
 
-/// Calls `visit(start, end, cjk)` for each word span of `text`: runs of letters and digits (up to
-/// [`MAX_WORD_CHARS`]), and for CJK runs each overlapping bigram (a lone character alone).
-fn for_each_span(text: &str, mut visit: impl FnMut(usize, usize, bool)) {
+/// A word of a text as [`visit_words`] lends it (its strings live in buffers reused for the next).
+#[derive(Debug, Clone, Copy)]
+pub struct WordRef<'a> {
+    pub start: usize,
+    pub end: usize,
+    pub lowercase: &'a str,
+    pub term: &'a str,
+    pub cjk: bool,
+}
+
+/// Calls `visit` with each word of `text`, in order, as long as it answers true.
+pub fn visit_words(text: &str, mut visit: impl FnMut(WordRef<'_>) -> bool) {
+    let mut lowercase = String::new();
+    let mut term = String::new();
+    for_each_span(text, |start, end, cjk| {
+        lowercase_into(&text[start..end], &mut lowercase);
+        if cjk {
+            term.clear();
+            term.push_str(&lowercase);
+        } else {
+            fold_into(&lowercase, &mut term);
+        }
+        visit(WordRef { start, end, lowercase: &lowercase, term: &term, cjk })
+    });
+}
+
+/// Calls `visit(start, end, cjk)` for each word span of `text`, as long as it answers true: runs of
+/// letters and digits (up to [`MAX_WORD_CHARS`]), and for CJK runs each overlapping bigram (a lone
+/// character alone).
+fn for_each_span(text: &str, mut visit: impl FnMut(usize, usize, bool) -> bool) {
     let bytes = text.as_bytes();
     let mut index = 0;
     while index < bytes.len() {
@@ -104,10 +136,14 @@ fn for_each_span(text: &str, mut visit: impl FnMut(usize, usize, bool)) {
             }
             index = chars.last().map_or(index + c.len_utf8(), |last| last.1);
             if chars.len() == 1 {
-                visit(chars[0].0, chars[0].1, true);
+                if !visit(chars[0].0, chars[0].1, true) {
+                    return;
+                }
             } else {
                 for pair in chars.windows(2) {
-                    visit(pair[0].0, pair[1].1, true);
+                    if !visit(pair[0].0, pair[1].1, true) {
+                        return;
+                    }
                 }
             }
         } else if c.is_alphanumeric() {
@@ -122,8 +158,8 @@ fn for_each_span(text: &str, mut visit: impl FnMut(usize, usize, bool)) {
                 count += 1;
             }
             index = end;
-            if count <= MAX_WORD_CHARS {
-                visit(start, end, false);
+            if count <= MAX_WORD_CHARS && !visit(start, end, false) {
+                return;
             }
         } else {
             index += c.len_utf8();
@@ -273,12 +309,6 @@ fn stemmer_for(language: LanguageCode) -> Option<&'static Stemmer> {
     stemmers().iter().find(|(l, _)| *l == language).map(|(_, stemmer)| stemmer)
 }
 
-/// The stem of a lowercased word in a language, folded, without the marker.
-pub fn stem(language: LanguageCode, lowercase: &str) -> Option<String> {
-    let stemmer = stemmer_for(language)?;
-    Some(fold(&stemmer.stem(lowercase)).into_owned())
-}
-
 /// The distinct stems a query word may have, in the given languages (or every stemmed language
 /// when none is given): the query's language is unknown, the documents' is not.
 pub fn query_stems(lowercase: &str, languages: &[LanguageCode]) -> Vec<String> {
@@ -295,6 +325,13 @@ pub fn query_stems(lowercase: &str, languages: &[LanguageCode]) -> Vec<String> {
         languages.iter().filter_map(|l| stemmer_for(*l)).for_each(push);
     }
     stems
+}
+
+/// Writes the stem term (`~stem`) of a document word in `language` into `out`, as the index holds
+/// it, and answers true; false when the word is its own stem or the language has no stemmer. Uses
+/// the same per-thread cache as indexing.
+pub fn document_stem_term(language: LanguageCode, lowercase: &str, term: &str, out: &mut String) -> bool {
+    stemmer_for(language).is_some_and(|stemmer| cached_stem_term(language, stemmer, lowercase, term, out))
 }
 
 /// The stem term as it is indexed: marker plus stem.
@@ -397,6 +434,7 @@ impl Tokenizer for MediaMeshTokenizer {
                 }
             }
             position += 1;
+            true
         });
         MediaMeshTokenStream { tokens: &mut tokens[..used], cursor: 0 }
     }

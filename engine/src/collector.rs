@@ -16,6 +16,7 @@ use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::request::{SearchRequest, Sort};
 use crate::schema::{Packed, kind_ordinal, names};
+use crate::segments::{SegmentCache, SegmentData};
 
 /// What a document must satisfy besides the text, as columnar checks.
 #[derive(Debug, Clone)]
@@ -168,6 +169,7 @@ impl Collected {
 /// The collector behind search, browse, suggest and related.
 #[derive(Debug, Clone)]
 pub struct SearchCollector {
+    pub segments: Arc<SegmentCache>,
     pub filter: Filter,
     pub order: Order,
     pub limit: usize,
@@ -180,7 +182,7 @@ pub struct SearchSegmentCollector {
     order: Order,
     limit: usize,
     facets: bool,
-    packed: Arc<dyn ColumnValues<u64>>,
+    segment_data: Arc<SegmentData>,
     duration: Arc<dyn ColumnValues<u64>>,
     publish_date: Arc<dyn ColumnValues<i64>>,
     heap: BinaryHeap<Reverse<Ranked>>,
@@ -200,7 +202,7 @@ impl Collector for SearchCollector {
             order: self.order,
             limit: self.limit,
             facets: self.facets,
-            packed: u64_column(names::PACKED)?,
+            segment_data: self.segments.get(reader)?,
             duration: u64_column(names::DURATION_SECONDS)?,
             publish_date: dense(fast.i64(names::PUBLISH_DATE)?),
             heap: BinaryHeap::with_capacity(self.limit.min(1024) + 1),
@@ -242,7 +244,7 @@ impl SegmentCollector for SearchSegmentCollector {
     type Fruit = Collected;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let packed = Packed(self.packed.get_val(doc));
+        let packed = Packed(u64::from(self.segment_data.packed.get(doc as usize).copied().unwrap_or_default()));
         if !packed.visible() {
             return;
         }

@@ -5,28 +5,129 @@
 //! a typo or a stem is highlighted too, which Tantivy's term-based snippet generator cannot do for
 //! fuzzy and prefix queries.
 
-use contracts::LanguageCode;
+use std::cell::RefCell;
 
-use crate::analysis::{self, Word};
+use contracts::LanguageCode;
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use crate::analysis::{self, WordRef};
 use crate::query::ParsedQuery;
 
 /// Characters of context kept before the first match of a long description.
 const LEAD_CHARS: usize = 60;
 
+/// Which words of a text the query matched, decided as the index decided it: the words as written
+/// (and phrase words), the typo and prefix variants the query was expanded to, prefixes of the
+/// unfinished word, and words whose stem (in the document's language) is a stem of a query word.
+/// Built once per query; each decision is remembered for the query's other hits (words repeat).
+#[derive(Debug, Default)]
+pub struct Matcher {
+    exact: FxHashSet<String>,
+    prefixes: Vec<String>,
+    /// Stem terms (marker plus stem) of the query words, and each query word as a stem term.
+    stem_terms: FxHashSet<String>,
+    /// Decisions so far, by document language (a stem depends on it) and word.
+    decided: RefCell<Vec<(Option<LanguageCode>, Decisions)>>,
+}
+
+/// Whether each word seen matched.
+type Decisions = FxHashMap<Box<str>, bool>;
+
+impl Matcher {
+    /// `variants` are the typo and prefix variants the query matched in the index.
+    pub fn new(query: &ParsedQuery, variants: &[String]) -> Self {
+        let mut matcher = Self::default();
+        matcher.exact.extend(query.phrases.iter().flatten().cloned());
+        matcher.exact.extend(variants.iter().cloned());
+        for word in &query.words {
+            matcher.exact.insert(word.term.clone());
+            if word.cjk {
+                continue;
+            }
+            if word.prefix {
+                matcher.prefixes.push(word.term.clone());
+            }
+            matcher.stem_terms.insert(analysis::stem_term(&word.term));
+            matcher.stem_terms.extend(word.stems.iter().map(|stem| analysis::stem_term(stem)));
+        }
+        matcher
+    }
+
+    fn matches(&self, word: &WordRef<'_>, language: Option<LanguageCode>, stem: &mut String) -> bool {
+        let mut decided = self.decided.borrow_mut();
+        let slot = match decided.iter().position(|(l, _)| *l == language) {
+            Some(slot) => slot,
+            None => {
+                decided.push((language, Decisions::default()));
+                decided.len() - 1
+            }
+        };
+        let memo = &mut decided[slot].1;
+        if let Some(&matched) = memo.get(word.term) {
+            return matched;
+        }
+        let matched = self.decide(word, language, stem);
+        memo.insert(word.term.into(), matched);
+        matched
+    }
+
+    fn decide(&self, word: &WordRef<'_>, language: Option<LanguageCode>, stem: &mut String) -> bool {
+        if self.exact.contains(word.term) {
+            return true;
+        }
+        if word.cjk {
+            return false;
+        }
+        if self.prefixes.iter().any(|prefix| word.term.starts_with(prefix.as_str())) {
+            return true;
+        }
+        let Some(language) = language else { return false };
+        if !analysis::document_stem_term(language, word.lowercase, word.term, stem) {
+            // The word is its own stem.
+            stem.clear();
+            stem.push(analysis::STEM_MARKER);
+            stem.push_str(word.term);
+        }
+        self.stem_terms.contains(stem.as_str())
+    }
+}
+
 /// The highlighted text, or `None` when nothing in it matched. With `max_chars`, a long text is cut
-/// to a window around its first match, marked with `…`.
+/// to a window around its first match, marked with `…`; words after the window are not looked at.
 pub fn highlight(
     text: &str,
     language: Option<LanguageCode>,
-    query: &ParsedQuery,
+    matcher: &Matcher,
     max_chars: Option<usize>,
 ) -> Option<String> {
-    let spans = matched_spans(text, language, query);
-    let first = spans.first()?;
-    let (window_start, window_end) = match max_chars {
-        Some(limit) if text.chars().count() > limit => window(text, first.0, limit),
-        _ => (0, text.len()),
-    };
+    let mut spans: Vec<(usize, usize)> = Vec::new();
+    let mut window_end = text.len();
+    let mut window_start = 0;
+    let mut stem = String::new();
+    analysis::visit_words(text, |word| {
+        if word.start >= window_end {
+            return false;
+        }
+        if !matcher.matches(&word, language, &mut stem) {
+            return true;
+        }
+        match spans.last_mut() {
+            // Overlapping spans (CJK bigrams) merge.
+            Some(last) if word.start < last.1 => last.1 = last.1.max(word.end),
+            Some(_) => spans.push((word.start, word.end)),
+            None => {
+                if let Some(limit) = max_chars
+                    && text.len() > limit
+                    && text.chars().count() > limit
+                {
+                    (window_start, window_end) = window(text, word.start, limit);
+                }
+                spans.push((word.start, word.end));
+            }
+        }
+        true
+    });
+    spans.first()?;
     let mut out = String::with_capacity(window_end - window_start + spans.len() * 9 + 6);
     if window_start > 0 {
         out.push('…');
@@ -47,77 +148,6 @@ pub fn highlight(
         out.push('…');
     }
     Some(out)
-}
-
-/// Byte spans of matched words, in order, overlapping spans (CJK bigrams) merged.
-fn matched_spans(text: &str, language: Option<LanguageCode>, query: &ParsedQuery) -> Vec<(usize, usize)> {
-    let mut spans: Vec<(usize, usize)> = Vec::new();
-    for word in analysis::words(text) {
-        if !matches(&word, language, query) {
-            continue;
-        }
-        match spans.last_mut() {
-            Some(last) if word.start < last.1 => last.1 = last.1.max(word.end),
-            _ => spans.push((word.start, word.end)),
-        }
-    }
-    spans
-}
-
-fn matches(word: &Word, language: Option<LanguageCode>, query: &ParsedQuery) -> bool {
-    if query.phrases.iter().flatten().any(|term| *term == word.term) {
-        return true;
-    }
-    let stem = if word.cjk { None } else { language.and_then(|l| analysis::stem(l, &word.lowercase)) };
-    query.words.iter().any(|q| {
-        if q.term == word.term {
-            return true;
-        }
-        if q.cjk || word.cjk {
-            return false;
-        }
-        if q.prefix && word.term.starts_with(&q.term) {
-            return true;
-        }
-        if let Some(stem) = &stem
-            && (q.stems.contains(stem) || q.term == *stem)
-        {
-            return true;
-        }
-        q.typos > 0 && within_edits(&q.term, &word.term, usize::from(q.typos))
-    })
-}
-
-/// Optimal-string-alignment distance (a transposition costs one edit) is at most `limit`.
-pub fn within_edits(a: &str, b: &str, limit: usize) -> bool {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    if a.len().abs_diff(b.len()) > limit {
-        return false;
-    }
-    let width = b.len() + 1;
-    let mut previous_previous = vec![0usize; width];
-    let mut previous: Vec<usize> = (0..width).collect();
-    let mut current = vec![0usize; width];
-    for i in 1..=a.len() {
-        current[0] = i;
-        let mut row_min = current[0];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut value = (previous[j] + 1).min(current[j - 1] + 1).min(previous[j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                value = value.min(previous_previous[j - 2] + 1);
-            }
-            current[j] = value;
-            row_min = row_min.min(value);
-        }
-        if row_min > limit {
-            return false;
-        }
-        std::mem::swap(&mut previous_previous, &mut previous);
-        std::mem::swap(&mut previous, &mut current);
-    }
-    previous[b.len()] <= limit
 }
 
 /// A window of at most `limit` characters that starts a little before `first_match`, on a word
@@ -156,41 +186,45 @@ mod tests {
         LanguageCode::parse(code).ok()
     }
 
+    fn matcher(text: &str, variants: &[&str]) -> Matcher {
+        let query = parse(text, &[]).expect("parses");
+        Matcher::new(&query, &variants.iter().map(|v| v.to_string()).collect::<Vec<_>>())
+    }
+
     #[test]
     fn exact_stem_typo_and_prefix_matches_are_marked() {
-        let query = parse("histroy podcast scien", &[]).expect("parses");
+        // "history" is the typo variant the index expanded "histroy" to.
+        let matcher = matcher("histroy podcast scien", &["history"]);
         let text = "A <b>History</b> of Podcasts & Science";
         assert_eq!(
-            highlight(text, lang("en"), &query, None).as_deref(),
+            highlight(text, lang("en"), &matcher, None).as_deref(),
             Some("A &lt;b&gt;<em>History</em>&lt;/b&gt; of <em>Podcasts</em> &amp; <em>Science</em>")
         );
-        assert_eq!(highlight("Nothing here", lang("en"), &query, None), None);
+        assert_eq!(highlight("Nothing here", lang("en"), &matcher, None), None);
+        // Stems apply in the document's language only.
+        assert_eq!(highlight("Podcasts", lang("ja"), &matcher, None), None);
+    }
+
+    #[test]
+    fn a_query_stem_matches_a_word_that_is_its_own_stem() {
+        let matcher = matcher("running ", &[]);
+        assert_eq!(highlight("We run", lang("en"), &matcher, None).as_deref(), Some("We <em>run</em>"));
     }
 
     #[test]
     fn cjk_bigrams_merge_into_one_mark() {
-        let query = parse("東京ポッド", &[]).expect("parses");
+        let matcher = matcher("東京ポッド", &[]);
         let text = "東京ポッド許可局";
-        assert_eq!(highlight(text, lang("ja"), &query, None).as_deref(), Some("<em>東京ポッド</em>許可局"));
+        assert_eq!(highlight(text, lang("ja"), &matcher, None).as_deref(), Some("<em>東京ポッド</em>許可局"));
     }
 
     #[test]
     fn long_text_is_cut_around_the_first_match() {
-        let query = parse("needle", &[]).expect("parses");
-        let text = format!("{} needle {}", "hay ".repeat(100), "straw ".repeat(100));
-        let snippet = highlight(&text, lang("en"), &query, Some(160)).expect("matches");
+        let matcher = matcher("needle", &[]);
+        let text = format!("{} needle {} needle", "hay ".repeat(100), "straw ".repeat(100));
+        let snippet = highlight(&text, lang("en"), &matcher, Some(160)).expect("matches");
         assert!(snippet.starts_with('…') && snippet.ends_with('…'), "{snippet}");
         assert!(snippet.contains("<em>needle</em>"));
         assert!(snippet.chars().count() < 200);
-    }
-
-    #[test]
-    fn edit_distance_counts_transpositions_once() {
-        assert!(within_edits("history", "histroy", 1));
-        assert!(within_edits("kitten", "sitten", 1));
-        assert!(!within_edits("kitten", "sitting", 2));
-        assert!(within_edits("kitten", "sitting", 3));
-        assert!(!within_edits("cat", "dog", 2));
-        assert!(within_edits("documentary", "documnetray", 2));
     }
 }

@@ -15,11 +15,13 @@ use tantivy::query::{
 };
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, Term};
+use tantivy_fst::{IntoStreamer, Streamer};
 
 use crate::analysis::{self, Word};
 use crate::error::{EngineError, Result};
 use crate::request::MAX_QUERY_TERMS;
 use crate::schema::Fields;
+use crate::segments::SegmentCache;
 
 /// Title matches outweigh description matches by this much, so an item named by the query ranks
 /// above items that only talk about it.
@@ -110,21 +112,39 @@ fn query_word(word: Word, prefix: bool, languages: &[LanguageCode]) -> QueryWord
     QueryWord { typos, prefix: prefix && !numeric, stems, cjk: false, term: word.term }
 }
 
+/// A query ready to run, with the typo and prefix variants its words were expanded to (what a
+/// highlighter needs to mark the same words).
+pub struct Compiled {
+    pub query: Box<dyn Query>,
+    pub variants: Vec<String>,
+}
+
 /// Builds the Tantivy query for parsed text over `fields` (title and description for search, title
 /// only for suggestions).
-pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)], searcher: &Searcher) -> Result<Box<dyn Query>> {
+///
+/// With `lexicons` (the search fields, title and description), variants come from each segment's
+/// lexicon; without, from the fields' own term dictionaries.
+pub fn build(
+    parsed: &ParsedQuery,
+    text_fields: &[(Field, f32)],
+    searcher: &Searcher,
+    lexicons: Option<&SegmentCache>,
+) -> Result<Compiled> {
     if parsed.is_empty() {
-        return Ok(Box::new(AllQuery));
+        return Ok(Compiled { query: Box::new(AllQuery), variants: Vec::new() });
     }
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    let mut all_variants = Vec::new();
     let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
     for word in &parsed.words {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let variants = Variants::of(word, &fields, searcher)?;
+        let variants = Variants::of(word, &fields, searcher, lexicons)?;
         for &(field, boost) in text_fields {
             add_word_clauses(word, &variants, field, boost, &mut should);
         }
         must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+        all_variants.extend(variants.typos);
+        all_variants.extend(variants.prefix);
     }
     for phrase in &parsed.phrases {
         let should: Vec<(Occur, Box<dyn Query>)> = text_fields
@@ -137,7 +157,7 @@ pub fn build(parsed: &ParsedQuery, text_fields: &[(Field, f32)], searcher: &Sear
             .collect();
         must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
     }
-    Ok(Box::new(BooleanQuery::new(must)))
+    Ok(Compiled { query: Box::new(BooleanQuery::new(must)), variants: all_variants })
 }
 
 fn add_word_clauses(
@@ -182,14 +202,14 @@ struct Variants {
 }
 
 impl Variants {
-    fn of(word: &QueryWord, fields: &[Field], searcher: &Searcher) -> Result<Self> {
+    fn of(word: &QueryWord, fields: &[Field], searcher: &Searcher, lexicons: Option<&SegmentCache>) -> Result<Self> {
         let Some(&any_field) = fields.first() else { return Ok(Self { typos: Vec::new(), prefix: Vec::new() }) };
         let term = Term::from_field_text(any_field, &word.term);
         let expand = |query: FuzzyTermQuery| -> Result<Vec<String>> {
             let Some(automaton) = query.automaton().ok().and_then(|dfa| SameFirstLetter::new(dfa, &word.term)) else {
                 return Ok(Vec::new());
             };
-            expand(searcher, fields, &automaton, &word.term)
+            expand(searcher, fields, lexicons, &automaton, &word.term)
         };
         Ok(Self {
             typos: if word.typos > 0 {
@@ -202,11 +222,27 @@ impl Variants {
     }
 }
 
-/// The terms `automaton` accepts in `fields` of every segment, the word itself left out, the most
-/// frequent [`MAX_VARIANTS`] first.
-fn expand(searcher: &Searcher, fields: &[Field], automaton: &SameFirstLetter, word: &str) -> Result<Vec<String>> {
+/// The terms `automaton` accepts in `fields` (or the lexicon) of every segment, the word itself left
+/// out, the most frequent [`MAX_VARIANTS`] first.
+fn expand(
+    searcher: &Searcher,
+    fields: &[Field],
+    lexicons: Option<&SegmentCache>,
+    automaton: &SameFirstLetter,
+    word: &str,
+) -> Result<Vec<String>> {
     let mut found: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
     for segment in searcher.segment_readers() {
+        if let Some(lexicons) = lexicons {
+            let data = lexicons.get(segment)?;
+            let mut stream = data.lexicon.search(automaton).into_stream();
+            while let Some((key, doc_freq)) = stream.next() {
+                if key != word.as_bytes() {
+                    *found.entry(key.to_vec()).or_default() += doc_freq;
+                }
+            }
+            continue;
+        }
         for &field in fields {
             let inverted = segment.inverted_index(field)?;
             let mut stream = inverted.terms().search(automaton).into_stream()?;

@@ -11,7 +11,7 @@ use tantivy::{DocAddress, Searcher, TantivyDocument, Term};
 use crate::cache::{CacheKey, CacheValue};
 use crate::collector::{Collected, Filter, Order, SearchCollector};
 use crate::error::{EngineError, Result};
-use crate::highlight::highlight;
+use crate::highlight::{Matcher, highlight};
 use crate::query::{self, ParsedQuery};
 use crate::request::{FacetCount, Facets, Highlights, Hit, SearchRequest, SearchResponse, Suggestion};
 use crate::schema::{id_term, kind_from_ordinal};
@@ -62,9 +62,15 @@ impl Engine {
         let suggestions = if parsed.is_empty() {
             Vec::new()
         } else {
-            let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)], &searcher)?;
+            let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)], &searcher, None)?.query;
             let collector =
-                SearchCollector { filter: Filter::default(), order: Order::Score, limit: limit * 4, facets: false };
+                SearchCollector {
+                segments: Arc::clone(&self.segments),
+                filter: Filter::default(),
+                order: Order::Score,
+                limit: limit * 4,
+                facets: false,
+            };
             let collected = searcher.search(&*tantivy_query, &collector)?;
             // Titles that begin with what was typed come first (a completion, not just a match),
             // then by score; the collector's order breaks ties.
@@ -145,6 +151,7 @@ impl Engine {
             })
             .collect();
         let collector = SearchCollector {
+            segments: Arc::clone(&self.segments),
             filter: Filter::default().excluding(address),
             order: Order::Score,
             limit: limit.clamp(1, 100),
@@ -159,7 +166,8 @@ impl Engine {
             Some(text) => query::parse(text, &request.languages)?,
             None => ParsedQuery::default(),
         };
-        let mut query = query::build(&parsed, &query::search_fields(&self.fields), searcher)?;
+        let compiled = query::build(&parsed, &query::search_fields(&self.fields), searcher, Some(&self.segments))?;
+        let mut query = compiled.query;
         if let Some(program_id) = request.program_id {
             let term = id_term(self.fields.program_id, program_id);
             let by_program: Box<dyn Query> = Box::new(TermQuery::new(term, IndexRecordOption::Basic));
@@ -178,6 +186,7 @@ impl Engine {
 
         let limit = (request.page * request.per_page) as usize;
         let collector = SearchCollector {
+            segments: Arc::clone(&self.segments),
             filter: Filter::from_request(request),
             order: Order::for_request(request.sort, !parsed.is_empty()),
             limit,
@@ -196,13 +205,13 @@ impl Engine {
             }
             None => Facets::default(),
         };
-        let highlight_query = (request.highlight && !parsed.is_empty()).then_some(&parsed);
+        let matcher = (request.highlight && !parsed.is_empty()).then(|| Matcher::new(&parsed, &compiled.variants));
         let skip = ((request.page - 1) * request.per_page) as usize;
         let hits = collected
             .top
             .iter()
             .skip(skip)
-            .map(|ranked| self.hit(searcher, ranked.address, ranked.score, highlight_query))
+            .map(|ranked| self.hit(searcher, ranked.address, ranked.score, matcher.as_ref()))
             .collect::<Result<Vec<_>>>()?;
         Ok(SearchResponse { total: collected.total, page: request.page, per_page: request.per_page, hits, facets })
     }
@@ -211,20 +220,26 @@ impl Engine {
         let Ok(id) = uuid::Uuid::parse_str(id) else { return Ok(None) };
         let query = TermQuery::new(id_term(self.fields.id, id), IndexRecordOption::Basic);
         let collector =
-            SearchCollector { filter: Filter::default(), order: Order::NewestFirst, limit: 1, facets: false };
+            SearchCollector {
+            segments: Arc::clone(&self.segments),
+            filter: Filter::default(),
+            order: Order::NewestFirst,
+            limit: 1,
+            facets: false,
+        };
         Ok(searcher.search(&query, &collector)?.top.first().map(|ranked| ranked.address))
     }
 
-    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, query: Option<&ParsedQuery>) -> Result<Hit> {
+    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, matcher: Option<&Matcher>) -> Result<Hit> {
         let f = &self.fields;
         let document: TantivyDocument = searcher.doc(address)?;
         let language = LanguageCode::from_ordinal(u64_of(&document, f.language));
         let title = text_of(&document, f.title);
         let description = text_of(&document, f.description);
-        let highlights = match query {
-            Some(query) => Highlights {
-                title: highlight(&title, language, query, None),
-                description: highlight(&description, language, query, Some(SNIPPET_CHARS)),
+        let highlights = match matcher {
+            Some(matcher) => Highlights {
+                title: highlight(&title, language, matcher, None),
+                description: highlight(&description, language, matcher, Some(SNIPPET_CHARS)),
             },
             None => Highlights::default(),
         };
