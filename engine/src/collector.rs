@@ -15,7 +15,7 @@ use tantivy::columnar::ColumnValues;
 use tantivy::{DocAddress, DocId, Score, SegmentOrdinal, SegmentReader};
 
 use crate::request::{SearchRequest, Sort};
-use crate::schema::{Packed, kind_ordinal, names};
+use crate::schema::{Packed, kind_ordinal};
 use crate::segments::{SegmentCache, SegmentData};
 
 /// What a document must satisfy besides the text, as columnar checks.
@@ -94,20 +94,6 @@ impl Order {
     }
 }
 
-/// The column's values by document. Every document gets every columnar field (tombstones too), so
-/// columns are dense and read directly; a sparse one (which only an index written otherwise would
-/// have) falls back to a default of 0.
-fn dense<T>(column: tantivy::columnar::Column<T>) -> Arc<dyn ColumnValues<T>>
-where
-    T: tantivy::columnar::MonotonicallyMappableToU64 + PartialOrd + Default + Copy + std::fmt::Debug + Send + Sync,
-{
-    if column.get_cardinality() == tantivy::columnar::Cardinality::Full {
-        column.values
-    } else {
-        column.first_or_default_col(T::default())
-    }
-}
-
 /// Maps an `i64` onto a `u64` with the same order.
 fn ordered_i64(value: i64) -> u64 {
     (value as u64) ^ (1 << 63)
@@ -183,8 +169,6 @@ pub struct SearchSegmentCollector {
     limit: usize,
     facets: bool,
     segment_data: Arc<SegmentData>,
-    duration: Arc<dyn ColumnValues<u64>>,
-    publish_date: Arc<dyn ColumnValues<i64>>,
     heap: BinaryHeap<Reverse<Ranked>>,
     collected: Collected,
 }
@@ -194,8 +178,6 @@ impl Collector for SearchCollector {
     type Child = SearchSegmentCollector;
 
     fn for_segment(&self, segment: SegmentOrdinal, reader: &SegmentReader) -> tantivy::Result<Self::Child> {
-        let fast = reader.fast_fields();
-        let u64_column = |name: &str| fast.u64(name).map(dense);
         Ok(SearchSegmentCollector {
             segment,
             filter: self.filter.clone(),
@@ -203,8 +185,6 @@ impl Collector for SearchCollector {
             limit: self.limit,
             facets: self.facets,
             segment_data: self.segments.get(reader)?,
-            duration: u64_column(names::DURATION_SECONDS)?,
-            publish_date: dense(fast.i64(names::PUBLISH_DATE)?),
             heap: BinaryHeap::with_capacity(self.limit.min(1024) + 1),
             collected: Collected {
                 category_counts: if self.facets { vec![0; CATEGORIES.len()] } else { Vec::new() },
@@ -253,13 +233,13 @@ impl SegmentCollector for SearchSegmentCollector {
             return;
         }
         if filter.duration != (0, u64::MAX) {
-            let duration = self.duration.get_val(doc);
+            let duration = self.segment_data.duration.get_val(doc);
             if duration < filter.duration.0 || duration > filter.duration.1 {
                 return;
             }
         }
         if filter.publish_date != (i64::MIN, i64::MAX) {
-            let date = self.publish_date.get_val(doc);
+            let date = self.segment_data.publish_date.get_val(doc);
             if date < filter.publish_date.0 || date > filter.publish_date.1 {
                 return;
             }
@@ -289,10 +269,10 @@ impl SegmentCollector for SearchSegmentCollector {
         }
         let key = match self.order {
             Order::Score => u64::from(score.max(0.0).to_bits()),
-            Order::NewestFirst => ordered_i64(self.publish_date.get_val(doc)),
-            Order::OldestFirst => !ordered_i64(self.publish_date.get_val(doc)),
-            Order::ShortestFirst => !self.duration.get_val(doc),
-            Order::LongestFirst => self.duration.get_val(doc),
+            Order::NewestFirst => ordered_i64(self.segment_data.publish_date.get_val(doc)),
+            Order::OldestFirst => !ordered_i64(self.segment_data.publish_date.get_val(doc)),
+            Order::ShortestFirst => !self.segment_data.duration.get_val(doc),
+            Order::LongestFirst => self.segment_data.duration.get_val(doc),
         };
         let ranked = Ranked { key, score, address: DocAddress::new(self.segment, doc) };
         if self.heap.len() < self.limit {

@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod analysis;
+mod automata;
 mod cache;
 mod collector;
 mod error;
@@ -46,11 +47,14 @@ pub struct EngineConfig {
     pub cache_bytes: u64,
     /// Decompressed document-store blocks kept per segment (speeds up rendering hits).
     pub doc_store_cache_blocks: usize,
+    /// Segments with at least this many documents share one merged lexicon for typo and prefix
+    /// expansion; smaller (recent) segments keep their own.
+    pub merged_lexicon_min_docs: u32,
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { cache_bytes: 64 * 1024 * 1024, doc_store_cache_blocks: 64 }
+        Self { cache_bytes: 64 * 1024 * 1024, doc_store_cache_blocks: 64, merged_lexicon_min_docs: 20_000 }
     }
 }
 
@@ -107,7 +111,7 @@ impl Engine {
             .tokenizers()
             .register(analysis::TOKENIZER_NAME, TextAnalyzer::from(analysis::MediaMeshTokenizer::default()));
         let fields = Fields::from_schema(&index.schema())?;
-        let segments = Arc::new(SegmentCache::new(fields.clone()));
+        let segments = Arc::new(SegmentCache::new(fields.clone(), config.merged_lexicon_min_docs));
         let warmer: Arc<dyn tantivy::Warmer> = Arc::clone(&segments) as _;
         let reader = index
             .reader_builder()

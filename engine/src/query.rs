@@ -10,18 +10,17 @@
 //! term clauses, at most [`MAX_VARIANTS`] per word, the most frequent first.
 
 use contracts::LanguageCode;
-use tantivy::query::{
-    AllQuery, BooleanQuery, BoostQuery, DfaWrapper, FuzzyTermQuery, Occur, PhraseQuery, Query, TermQuery,
-};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
 use tantivy::{Searcher, Term};
-use tantivy_fst::{IntoStreamer, Streamer};
+use tantivy_fst::{Automaton, IntoStreamer, Streamer};
 
 use crate::analysis::{self, Word};
+use crate::automata::{Prefix, Typos};
 use crate::error::{EngineError, Result};
 use crate::request::MAX_QUERY_TERMS;
 use crate::schema::Fields;
-use crate::segments::SegmentCache;
+use crate::segments::{Lexicon, SegmentCache};
 
 /// Title matches outweigh description matches by this much, so an item named by the query ranks
 /// above items that only talk about it.
@@ -136,9 +135,10 @@ pub fn build(
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut all_variants = Vec::new();
     let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
+    let lexicons = lexicons.map(|cache| cache.lexicons(searcher)).transpose()?;
     for word in &parsed.words {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let variants = Variants::of(word, &fields, searcher, lexicons)?;
+        let variants = Variants::of(word, &fields, searcher, lexicons.as_deref())?;
         for &(field, boost) in text_fields {
             add_word_clauses(word, &variants, field, boost, &mut should);
         }
@@ -202,53 +202,53 @@ struct Variants {
 }
 
 impl Variants {
-    fn of(word: &QueryWord, fields: &[Field], searcher: &Searcher, lexicons: Option<&SegmentCache>) -> Result<Self> {
-        let Some(&any_field) = fields.first() else { return Ok(Self { typos: Vec::new(), prefix: Vec::new() }) };
-        let term = Term::from_field_text(any_field, &word.term);
-        let expand = |query: FuzzyTermQuery| -> Result<Vec<String>> {
-            let Some(automaton) = query.automaton().ok().and_then(|dfa| SameFirstLetter::new(dfa, &word.term)) else {
-                return Ok(Vec::new());
-            };
-            expand(searcher, fields, lexicons, &automaton, &word.term)
-        };
+    fn of(word: &QueryWord, fields: &[Field], searcher: &Searcher, lexicons: Option<&[Lexicon]>) -> Result<Self> {
         Ok(Self {
             typos: if word.typos > 0 {
-                expand(FuzzyTermQuery::new(term.clone(), word.typos, true))?
+                expand(searcher, fields, lexicons, &Typos::new(&word.term, word.typos), &word.term)?
             } else {
                 Vec::new()
             },
-            prefix: if word.prefix { expand(FuzzyTermQuery::new_prefix(term, 0, true))? } else { Vec::new() },
+            prefix: if word.prefix {
+                expand(searcher, fields, lexicons, &Prefix::new(&word.term), &word.term)?
+            } else {
+                Vec::new()
+            },
         })
     }
 }
 
 /// The terms `automaton` accepts in `fields` (or the lexicon) of every segment, the word itself left
 /// out, the most frequent [`MAX_VARIANTS`] first.
-fn expand(
+fn expand<A: Automaton>(
     searcher: &Searcher,
     fields: &[Field],
-    lexicons: Option<&SegmentCache>,
-    automaton: &SameFirstLetter,
+    lexicons: Option<&[Lexicon]>,
+    automaton: &A,
     word: &str,
-) -> Result<Vec<String>> {
+) -> Result<Vec<String>>
+where
+    A::State: Clone,
+{
     let mut found: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
-    for segment in searcher.segment_readers() {
-        if let Some(lexicons) = lexicons {
-            let data = lexicons.get(segment)?;
-            let mut stream = data.lexicon.search(automaton).into_stream();
+    if let Some(lexicons) = lexicons {
+        for lexicon in lexicons {
+            let mut stream = lexicon.search(automaton).into_stream();
             while let Some((key, doc_freq)) = stream.next() {
                 if key != word.as_bytes() {
                     *found.entry(key.to_vec()).or_default() += doc_freq;
                 }
             }
-            continue;
         }
-        for &field in fields {
-            let inverted = segment.inverted_index(field)?;
-            let mut stream = inverted.terms().search(automaton).into_stream()?;
-            while stream.advance() {
-                if stream.key() != word.as_bytes() {
-                    *found.entry(stream.key().to_vec()).or_default() += u64::from(stream.value().doc_freq);
+    } else {
+        for segment in searcher.segment_readers() {
+            for &field in fields {
+                let inverted = segment.inverted_index(field)?;
+                let mut stream = inverted.terms().search(automaton).into_stream()?;
+                while stream.advance() {
+                    if stream.key() != word.as_bytes() {
+                        *found.entry(stream.key().to_vec()).or_default() += u64::from(stream.value().doc_freq);
+                    }
                 }
             }
         }
@@ -257,56 +257,6 @@ fn expand(
     ranked.sort_unstable_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     Ok(ranked.into_iter().take(MAX_VARIANTS).filter_map(|(bytes, _)| String::from_utf8(bytes).ok()).collect())
 }
-
-/// A Levenshtein (or prefix) automaton restricted to terms that begin with the word's own first
-/// letter. People rarely mistype the first letter, so Meilisearch counts a typo there double; not
-/// tolerating it at all lets the automaton skip every other branch of the term dictionary (stem
-/// terms included, which start with [`analysis::STEM_MARKER`]) instead of walking all of them.
-pub struct SameFirstLetter {
-    dfa: DfaWrapper,
-    first: [u8; 4],
-    first_len: u8,
-}
-
-impl SameFirstLetter {
-    fn new(dfa: DfaWrapper, word: &str) -> Option<Self> {
-        let letter = word.chars().next()?;
-        let mut first = [0u8; 4];
-        let first_len = letter.encode_utf8(&mut first).len() as u8;
-        Some(Self { dfa, first, first_len })
-    }
-}
-
-impl tantivy_fst::Automaton for SameFirstLetter {
-    /// The Levenshtein state, and how many bytes of the first letter have been read.
-    type State = (u32, u8);
-
-    fn start(&self) -> Self::State {
-        (self.dfa.start(), 0)
-    }
-
-    fn is_match(&self, state: &Self::State) -> bool {
-        state.1 >= self.first_len && self.dfa.is_match(&state.0)
-    }
-
-    fn can_match(&self, state: &Self::State) -> bool {
-        self.dfa.can_match(&state.0)
-    }
-
-    fn accept(&self, state: &Self::State, byte: u8) -> Self::State {
-        let (inner, read) = *state;
-        if read < self.first_len {
-            if byte != self.first[usize::from(read)] {
-                return (LEVENSHTEIN_SINK, read);
-            }
-            return (self.dfa.accept(&inner, byte), read + 1);
-        }
-        (self.dfa.accept(&inner, byte), read)
-    }
-}
-
-/// The Levenshtein automata's dead state, from which nothing matches.
-const LEVENSHTEIN_SINK: u32 = 0;
 
 /// Title and description with their weights: the fields a full-text search covers.
 pub fn search_fields(fields: &Fields) -> [(Field, f32); 2] {

@@ -63,8 +63,7 @@ impl Engine {
             Vec::new()
         } else {
             let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)], &searcher, None)?.query;
-            let collector =
-                SearchCollector {
+            let collector = SearchCollector {
                 segments: Arc::clone(&self.segments),
                 filter: Filter::default(),
                 order: Order::Score,
@@ -219,8 +218,7 @@ impl Engine {
     fn find_visible(&self, searcher: &Searcher, id: &str) -> Result<Option<DocAddress>> {
         let Ok(id) = uuid::Uuid::parse_str(id) else { return Ok(None) };
         let query = TermQuery::new(id_term(self.fields.id, id), IndexRecordOption::Basic);
-        let collector =
-            SearchCollector {
+        let collector = SearchCollector {
             segments: Arc::clone(&self.segments),
             filter: Filter::default(),
             order: Order::NewestFirst,

@@ -7,32 +7,47 @@
 //! - The lexicon: the words of titles and descriptions (stem terms left out) with their document
 //!   frequencies summed, as one FST that typo and prefix expansion walks once per segment instead of
 //!   once per field.
+//!
+//! The lexicons of the large segments are also merged into one, so a query walks one dictionary for
+//! most of the index (segment vocabularies overlap almost entirely) plus one per small, recent
+//! segment. The merged lexicon is rebuilt only when the set of large segments changes, which
+//! happens on merges, not on every commit.
 
 use std::collections::BTreeSet;
 use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
 use tantivy::columnar::ColumnValues;
-use tantivy::termdict::TermStreamer;
 use tantivy::index::SegmentId;
+use tantivy::termdict::TermStreamer;
 use tantivy::{Searcher, SearcherGeneration, SegmentReader, Warmer};
-use tantivy_fst::{Map, MapBuilder};
+use tantivy_fst::{Map, MapBuilder, Streamer};
 
 use crate::analysis::STEM_MARKER;
 use crate::schema::{Fields, names};
+
+/// Words to their document frequency (see the module documentation).
+pub type Lexicon = Arc<Map<Vec<u8>>>;
 
 /// One segment's derived data.
 pub struct SegmentData {
     /// The low 16 bits of the packed column (all it uses), by document id.
     pub packed: Box<[u16]>,
     /// Title and description words to their summed document frequency.
-    pub lexicon: Map<Vec<u8>>,
+    pub lexicon: Lexicon,
+    /// Columns read only for some filters and orders, opened once rather than per query.
+    pub duration: Arc<dyn ColumnValues<u64>>,
+    pub publish_date: Arc<dyn ColumnValues<i64>>,
 }
 
 /// Derived data by segment, shared by every searcher that holds the segment.
 pub struct SegmentCache {
     fields: Fields,
+    /// Segments with at least this many documents share the merged lexicon.
+    large_segment_docs: u32,
     segments: RwLock<FxHashMap<SegmentId, Arc<SegmentData>>>,
+    /// The merged lexicon of the large segments, with their ids (sorted).
+    merged: RwLock<Option<(Vec<SegmentId>, Lexicon)>>,
 }
 
 impl std::fmt::Debug for SegmentCache {
@@ -43,8 +58,53 @@ impl std::fmt::Debug for SegmentCache {
 }
 
 impl SegmentCache {
-    pub fn new(fields: Fields) -> Self {
-        Self { fields, segments: RwLock::new(FxHashMap::default()) }
+    pub fn new(fields: Fields, large_segment_docs: u32) -> Self {
+        Self { fields, large_segment_docs, segments: RwLock::new(FxHashMap::default()), merged: RwLock::new(None) }
+    }
+
+    /// The lexicons that together cover every segment of `searcher`: the merged one when it matches
+    /// the searcher's large segments (else theirs one by one), and each small segment's own.
+    pub fn lexicons(&self, searcher: &Searcher) -> tantivy::Result<Vec<Lexicon>> {
+        let large = large_segments(searcher, self.large_segment_docs);
+        let merged = self.merged.read().ok().and_then(|merged| match &*merged {
+            Some((ids, lexicon)) if !large.is_empty() && *ids == large => Some(Arc::clone(lexicon)),
+            _ => None,
+        });
+        let mut lexicons = Vec::with_capacity(searcher.segment_readers().len());
+        for reader in searcher.segment_readers() {
+            if merged.is_some() && large.binary_search(&reader.segment_id()).is_ok() {
+                continue;
+            }
+            lexicons.push(Arc::clone(&self.get(reader)?.lexicon));
+        }
+        lexicons.extend(merged);
+        Ok(lexicons)
+    }
+
+    /// Builds the merged lexicon of `searcher`'s large segments unless it exists already.
+    fn merge_large(&self, searcher: &Searcher) -> tantivy::Result<()> {
+        let large = large_segments(searcher, self.large_segment_docs);
+        let current =
+            self.merged.read().ok().is_some_and(|merged| merged.as_ref().is_some_and(|(ids, _)| *ids == large));
+        if current || large.len() < 2 {
+            if large.len() < 2
+                && let Ok(mut merged) = self.merged.write()
+            {
+                *merged = None;
+            }
+            return Ok(());
+        }
+        let mut parts = Vec::with_capacity(large.len());
+        for reader in searcher.segment_readers() {
+            if large.binary_search(&reader.segment_id()).is_ok() {
+                parts.push(Arc::clone(&self.get(reader)?.lexicon));
+            }
+        }
+        let lexicon = Arc::new(union(&parts)?);
+        if let Ok(mut merged) = self.merged.write() {
+            *merged = Some((large, lexicon));
+        }
+        Ok(())
     }
 
     /// The segment's data, derived now if no warmer did it yet.
@@ -73,7 +133,27 @@ impl SegmentCache {
         let title = reader.inverted_index(self.fields.title)?;
         let description = reader.inverted_index(self.fields.description)?;
         let lexicon = merge_lexicons(title.terms().stream()?, description.terms().stream()?)?;
-        Ok(SegmentData { packed, lexicon })
+        let fast = reader.fast_fields();
+        Ok(SegmentData {
+            packed,
+            lexicon: Arc::new(lexicon),
+            duration: dense(fast.u64(names::DURATION_SECONDS)?),
+            publish_date: dense(fast.i64(names::PUBLISH_DATE)?),
+        })
+    }
+}
+
+/// The column's values by document. Every document gets every columnar field (tombstones too), so
+/// columns are dense and read directly; a sparse one (which only an index written otherwise would
+/// have) falls back to a default of 0.
+fn dense<T>(column: tantivy::columnar::Column<T>) -> Arc<dyn ColumnValues<T>>
+where
+    T: tantivy::columnar::MonotonicallyMappableToU64 + PartialOrd + Default + Copy + std::fmt::Debug + Send + Sync,
+{
+    if column.get_cardinality() == tantivy::columnar::Cardinality::Full {
+        column.values
+    } else {
+        column.first_or_default_col(T::default())
     }
 }
 
@@ -109,14 +189,41 @@ fn merge_lexicons(mut a: TermStreamer<'_>, mut b: TermStreamer<'_>) -> tantivy::
     Map::from_bytes(bytes).map_err(fst_error)
 }
 
-/// Derives every segment of a new searcher before it is published, and forgets segments no live
-/// searcher holds.
+/// The ids of the segments with at least `min_docs` documents, sorted.
+fn large_segments(searcher: &Searcher, min_docs: u32) -> Vec<SegmentId> {
+    let mut ids: Vec<SegmentId> = searcher
+        .segment_readers()
+        .iter()
+        .filter(|reader| reader.max_doc() >= min_docs)
+        .map(SegmentReader::segment_id)
+        .collect();
+    ids.sort_unstable();
+    ids
+}
+
+/// One lexicon holding every word of `parts`, document frequencies summed.
+fn union(parts: &[Lexicon]) -> tantivy::Result<Map<Vec<u8>>> {
+    let fst_error = |e: tantivy_fst::Error| tantivy::TantivyError::InternalError(format!("lexicon: {e}"));
+    let mut op = tantivy_fst::map::OpBuilder::new();
+    for part in parts {
+        op = op.add(part.as_ref());
+    }
+    let mut stream = op.union();
+    let mut builder = MapBuilder::memory();
+    while let Some((key, values)) = stream.next() {
+        builder.insert(key, values.iter().map(|v| v.value).sum::<u64>()).map_err(fst_error)?;
+    }
+    Map::from_bytes(builder.into_inner().map_err(fst_error)?).map_err(fst_error)
+}
+
+/// Derives every segment of a new searcher before it is published (and the merged lexicon when its
+/// large segments changed), and forgets segments no live searcher holds.
 impl Warmer for SegmentCache {
     fn warm(&self, searcher: &Searcher) -> tantivy::Result<()> {
         for reader in searcher.segment_readers() {
             self.get(reader)?;
         }
-        Ok(())
+        self.merge_large(searcher)
     }
 
     fn garbage_collect(&self, live_generations: &[&SearcherGeneration]) {
@@ -125,5 +232,26 @@ impl Warmer for SegmentCache {
         if let Ok(mut segments) = self.segments.write() {
             segments.retain(|id, _| live.contains(id));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lexicon(words: &[(&str, u64)]) -> Lexicon {
+        Arc::new(Map::from_iter(words.iter().map(|&(w, n)| (w, n))).expect("sorted words"))
+    }
+
+    #[test]
+    fn the_union_of_lexicons_sums_document_frequencies() {
+        let merged =
+            union(&[lexicon(&[("alpha", 2), ("beta", 1)]), lexicon(&[("beta", 4), ("gamma", 3)])]).expect("union");
+        let mut words = Vec::new();
+        let mut stream = merged.stream();
+        while let Some((key, value)) = stream.next() {
+            words.push((String::from_utf8(key.to_vec()).expect("utf-8"), value));
+        }
+        assert_eq!(words, [("alpha".to_owned(), 2), ("beta".to_owned(), 5), ("gamma".to_owned(), 3)]);
     }
 }

@@ -1,8 +1,9 @@
 //! Every search feature, asserted on results worked out by hand.
 
-use engine::{EngineError, SearchRequest, Sort};
+use contracts::ContentSnapshot;
+use engine::{EngineConfig, EngineError, SearchRequest, Sort};
 
-use crate::support::{catalog, ids, load, open};
+use crate::support::{catalog, ids, load, open, open_with, program};
 
 fn request(text: &str) -> SearchRequest {
     SearchRequest::text(text)
@@ -63,6 +64,28 @@ fn the_last_word_matches_as_a_prefix_while_typing() {
     assert_eq!(ids(&index.engine.search(&request("octo")).expect("search")), [105]);
     assert_eq!(index.engine.search(&request("octo ")).expect("search").total, 0, "a space ends the word");
     assert_eq!(ids(&index.engine.search(&request("blueprint armag")).expect("search")), [101]);
+}
+
+#[test]
+fn typo_and_prefix_variants_come_from_every_segment() {
+    // Segments of two or more documents share a merged lexicon; the last, single-document segment
+    // keeps its own. Variants must be found in both.
+    let mut index = open_with(EngineConfig { merged_lexicon_min_docs: 2, ..EngineConfig::default() });
+    let item = |n, title: &str| ContentSnapshot::Program(program(n, title, "A show.", "history", "en"));
+    load(&mut index, &[item(1, "Hardcore History"), item(2, "Night Vale")]);
+    load(&mut index, &[item(3, "Historians at Work"), item(4, "Octopus Hour")]);
+    load(&mut index, &[item(5, "Histology Lab")]);
+    assert_eq!(index.engine.stats().segments, 3);
+    let found = |text: &str| {
+        let mut found = ids(&index.engine.search(&request(text)).expect("search"));
+        found.sort();
+        found
+    };
+    assert_eq!(found("histo"), [1, 3, 5]);
+    assert_eq!(found("histroy "), [1]);
+    assert_eq!(found("histrians "), [3]);
+    assert_eq!(found("histolgy "), [5]);
+    assert_eq!(found("octpus "), [4]);
 }
 
 #[test]

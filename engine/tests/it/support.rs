@@ -15,8 +15,12 @@ pub struct TestIndex {
 }
 
 pub fn open() -> TestIndex {
+    open_with(EngineConfig::default())
+}
+
+pub fn open_with(config: EngineConfig) -> TestIndex {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let engine = Engine::open(dir.path(), EngineConfig::default()).expect("index opens");
+    let engine = Engine::open(dir.path(), config).expect("index opens");
     let writer = engine.writer(WriterConfig::default()).expect("writer");
     TestIndex { engine, writer, _dir: dir }
 }
