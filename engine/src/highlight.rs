@@ -26,6 +26,8 @@ pub struct Matcher {
     prefixes: Vec<String>,
     /// Stem terms (marker plus stem) of the query words, and each query word as a stem term.
     stem_terms: FxHashSet<String>,
+    /// First letters of those stems.
+    stem_initials: FxHashSet<char>,
     /// Decisions so far, by document language (a stem depends on it) and word.
     decided: RefCell<Vec<(Option<LanguageCode>, Decisions)>>,
 }
@@ -49,6 +51,8 @@ impl Matcher {
             }
             matcher.stem_terms.insert(analysis::stem_term(&word.term));
             matcher.stem_terms.extend(word.stems.iter().map(|stem| analysis::stem_term(stem)));
+            matcher.stem_initials.extend(word.term.chars().next());
+            matcher.stem_initials.extend(word.stems.iter().filter_map(|stem| stem.chars().next()));
         }
         matcher
     }
@@ -82,6 +86,11 @@ impl Matcher {
             return true;
         }
         let Some(language) = language else { return false };
+        if analysis::stem_keeps_initial(language)
+            && !word.term.chars().next().is_some_and(|initial| self.stem_initials.contains(&initial))
+        {
+            return false;
+        }
         if !analysis::document_stem_term(language, word.lowercase, word.term, stem) {
             // The word is its own stem.
             stem.clear();
