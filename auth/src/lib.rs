@@ -1,5 +1,16 @@
 //! Identity for MediaMesh: users, login, refresh-token rotation, JWT issuing, and the verification
-//! library (`Claims`, `Role`, role guards) that gateways and services share.
+//! library (`Claims`, `Role`, `require`) that gateways and services share.
 //!
-//! The crate is laid out now so the layout is fixed; its contents arrive with the auth work.
+//! Tokens are EdDSA (Ed25519) JWTs with a `kid` header, an issuer and an audience. Verification pins
+//! the algorithm, checks `exp`, `nbf`, `iss` and `aud` with a small leeway, and only trusts keys from
+//! the JSON Web Key Set the auth service publishes, so a token signed any other way (`alg: none`,
+//! HS256 keyed with the public key, an unknown key) is refused. This crate does no HTTP itself.
 #![forbid(unsafe_code)]
+
+mod error;
+mod role;
+mod token;
+
+pub use error::{AuthError, Result};
+pub use role::{Role, require};
+pub use token::{Claims, JwkSet, LEEWAY_SECONDS, PublicJwk, SigningKey, TokenIssuer, Verifier};

@@ -173,6 +173,7 @@ pub fn generate(config: GenConfig) -> Vec<ContentSnapshot> {
             episode_number: Some(rng.range(1, 300) as u32),
             external_guid: None,
             status: ContentStatus::Published,
+            program_visible: true,
             version: 1,
             created_at: epoch,
             updated_at: epoch,

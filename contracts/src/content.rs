@@ -59,9 +59,17 @@ pub struct Episode {
     #[serde(default)]
     pub external_guid: Option<String>,
     pub status: ContentStatus,
+    /// Whether the episode's program is published. An episode is discoverable only when both are;
+    /// the CMS re-announces a program's episodes (each at a new version) when this changes.
+    #[serde(default = "yes")]
+    pub program_visible: bool,
     pub version: u64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The full state of one item after a change: the `data` of every content event.
@@ -107,6 +115,15 @@ impl ContentSnapshot {
             Self::Program(program) => program.status,
             Self::Episode(episode) => episode.status,
         }
+    }
+
+    /// Whether discovery shows the item: published, and for an episode, its program too.
+    pub fn is_discoverable(&self) -> bool {
+        self.status() == ContentStatus::Published
+            && match self {
+                Self::Program(_) => true,
+                Self::Episode(episode) => episode.program_visible,
+            }
     }
 }
 
@@ -228,6 +245,7 @@ mod tests {
             episode_number: Some(1),
             external_guid: None,
             status: ContentStatus::Published,
+            program_visible: true,
             version: 3,
             created_at: now,
             updated_at: now,

@@ -161,19 +161,30 @@ impl ContentKind {
 #[serde(rename_all = "snake_case")]
 pub enum ContentStatus {
     Draft,
+    /// Published with a future publish date: hidden until the scheduler publishes it then.
+    Scheduled,
     Published,
     Unpublished,
     Deleted,
 }
 
 impl ContentStatus {
+    pub const ALL: [Self; 5] = [Self::Draft, Self::Scheduled, Self::Published, Self::Unpublished, Self::Deleted];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Draft => "draft",
+            Self::Scheduled => "scheduled",
             Self::Published => "published",
             Self::Unpublished => "unpublished",
             Self::Deleted => "deleted",
         }
+    }
+
+    pub fn parse(input: &str) -> Result<Self, DomainError> {
+        Self::ALL.into_iter().find(|status| status.as_str() == input).ok_or_else(|| {
+            DomainError::new("status", "must be one of draft, scheduled, published, unpublished, deleted")
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 //! Every item keeps exactly one document. Unpublished and deleted items keep a hidden tombstone
 //! holding their version, so an older event arriving late can never bring them back.
 
-use contracts::{ContentKind, ContentSnapshot, ContentStatus};
+use contracts::{ContentKind, ContentSnapshot};
 use rustc_hash::FxHashMap;
 use tantivy::schema::IndexRecordOption;
 use tantivy::{DocSet, Index, IndexReader, IndexWriter, TERMINATED, TantivyDocument};
@@ -64,7 +64,8 @@ impl EngineWriter {
     }
 
     /// Writes the item's snapshot unless the index holds the same or a newer version. Only a
-    /// published item becomes searchable; any other status hides it.
+    /// discoverable item (published, and for an episode its program too) becomes searchable; any
+    /// other state hides it.
     pub fn upsert(&mut self, snapshot: &ContentSnapshot) -> Result<WriteOutcome> {
         let id = snapshot.id();
         let version = snapshot.version();
@@ -72,7 +73,7 @@ impl EngineWriter {
         if current.is_some_and(|current| current >= version) {
             return Ok(WriteOutcome::Stale);
         }
-        let document = if snapshot.status() == ContentStatus::Published {
+        let document = if snapshot.is_discoverable() {
             self.visible_document(snapshot)
         } else {
             self.tombstone(snapshot.kind(), id, snapshot.program_id(), version)

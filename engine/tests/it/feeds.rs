@@ -42,6 +42,7 @@ fn episodes(file: &str, language: &str, program: u128) -> Vec<ContentSnapshot> {
                 episode_number: None,
                 external_guid: Some(entry.id.clone()),
                 status: ContentStatus::Published,
+                program_visible: true,
                 version: 1,
                 created_at: now,
                 updated_at: now,

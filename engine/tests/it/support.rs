@@ -79,6 +79,7 @@ pub fn episode(
         episode_number: None,
         external_guid: None,
         status: ContentStatus::Published,
+        program_visible: true,
         version: 1,
         created_at: now(),
         updated_at: now(),

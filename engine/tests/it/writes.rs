@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 use contracts::{ContentKind, ContentSnapshot, ContentStatus, Title};
 use engine::{Engine, EngineConfig, SearchRequest, WriteOutcome, WriterConfig};
 
-use crate::support::{catalog, id, ids, load, open, program};
+use crate::support::{catalog, episode, id, ids, load, open, program};
 
 fn search_ids(engine: &Engine, text: &str) -> Vec<u128> {
     ids(&engine.search(&SearchRequest::text(text)).expect("search"))
@@ -82,6 +82,28 @@ fn unpublished_and_deleted_items_disappear_and_stay_gone() {
     index.writer.commit(None).expect("commit");
     assert!(search_ids(&index.engine, "drafty").is_empty());
     assert_eq!(index.engine.search(&SearchRequest::browse()).expect("browse").total, 0);
+}
+
+#[test]
+fn an_episode_of_a_hidden_program_is_hidden() {
+    let mut index = open();
+    let mut pilot = episode(9, 8, "Pilot Light", "The first one.", "history", "en", 1800, "2024-05-01T00:00:00Z");
+    index.writer.upsert(&ContentSnapshot::Episode(pilot.clone())).expect("publish");
+    index.writer.commit(None).expect("commit");
+    assert_eq!(search_ids(&index.engine, "pilot light"), [9]);
+
+    // The CMS re-announces the episode when its program is unpublished, and again when it returns.
+    pilot.program_visible = false;
+    pilot.version = 2;
+    index.writer.upsert(&ContentSnapshot::Episode(pilot.clone())).expect("program hidden");
+    index.writer.commit(None).expect("commit");
+    assert!(search_ids(&index.engine, "pilot light").is_empty());
+
+    pilot.program_visible = true;
+    pilot.version = 3;
+    index.writer.upsert(&ContentSnapshot::Episode(pilot)).expect("program back");
+    index.writer.commit(None).expect("commit");
+    assert_eq!(search_ids(&index.engine, "pilot light"), [9]);
 }
 
 #[test]
