@@ -1,6 +1,19 @@
-//! The content store behind the CMS: programs and episodes, the editorial workflow, and the
-//! transactional outbox that feeds Kafka.
+//! The content store behind the CMS: programs and episodes, the editorial workflow (drafts,
+//! publishing now or on a date, unpublishing, soft deletes), optimistic concurrency by version,
+//! idempotent creates, the audit log, and the transactional outbox that feeds Kafka.
 //!
-//! It does not search (that is `engine`) and does not issue tokens (that is `auth`). The crate is laid
-//! out now so the layout is fixed; its contents arrive with the CMS work.
+//! One `sqlx` code path serves a SQLite file (the default) and PostgreSQL. Every change writes the
+//! item, its event (the `contracts` envelope) and its audit line in one transaction. This crate does
+//! not search (that is `engine`) and does not issue tokens (that is `auth`); it verifies the caller's
+//! role itself rather than trusting a gateway.
 #![forbid(unsafe_code)]
+
+mod content;
+mod error;
+mod outbox;
+mod store;
+
+pub use content::{Actor, AuditEntry, Cms, ListFilter, ListPage, MAX_PAGE_SIZE};
+pub use error::{CmsError, Result};
+pub use outbox::{Backlog, Outbox, OutboxRow};
+pub use store::{Backend, Store, now_millis};
