@@ -7,6 +7,11 @@ export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mediamesh-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
 export MEDIAMESH_DATABASE_URL_TEST="${MEDIAMESH_DATABASE_URL_TEST:-postgres://postgres@127.0.0.1:5432/test}"
 
+# Tools the tests run (the tansu broker), installed once and kept outside the clone.
+export MEDIAMESH_TOOLS_DIR="${MEDIAMESH_TOOLS_DIR:-$HOME/.cache/mediamesh-tools}"
+TANSU_VERSION=0.6.0
+export MEDIAMESH_TANSU_BIN="${MEDIAMESH_TANSU_BIN:-$MEDIAMESH_TOOLS_DIR/tansu-$TANSU_VERSION/bin/tansu}"
+
 log() { printf '== %s\n' "$*" >&2; }
 
 ensure_rust_components() {
@@ -62,4 +67,18 @@ ensure_postgres() {
       || su postgres -c "createdb test" 2>/dev/null || true
   fi
   psql -h 127.0.0.1 -U postgres -d test -tAc 'select 1' >/dev/null
+}
+
+# tansu, the Kafka-protocol broker the integration tests start (each broker test runs its own on a
+# free port). Built from crates.io once (about 12 minutes on 2 cores), then reused.
+ensure_tansu() {
+  if [ -x "$MEDIAMESH_TANSU_BIN" ]; then
+    return 0
+  fi
+  log "installing tansu $TANSU_VERSION into $MEDIAMESH_TOOLS_DIR (once; about 12 minutes on 2 cores)"
+  local root="$MEDIAMESH_TOOLS_DIR/tansu-$TANSU_VERSION"
+  CARGO_TARGET_DIR="$MEDIAMESH_TOOLS_DIR/tansu-build" \
+    cargo install tansu --locked --version "$TANSU_VERSION" --features dynostore,libsql --root "$root"
+  rm -rf "$MEDIAMESH_TOOLS_DIR/tansu-build"
+  [ -x "$MEDIAMESH_TANSU_BIN" ] || { echo "tansu did not install to $MEDIAMESH_TANSU_BIN" >&2; return 1; }
 }

@@ -11,9 +11,11 @@
 mod content;
 mod error;
 mod outbox;
+mod relay;
 mod store;
 
 pub use content::{Actor, AuditEntry, Cms, ListFilter, ListPage, MAX_PAGE_SIZE};
 pub use error::{CmsError, Result};
 pub use outbox::{Backlog, Outbox, OutboxRow};
+pub use relay::{RELAY_LEASE, Relay, RelayConfig, RelayError};
 pub use store::{Backend, Store, now_millis};
