@@ -9,8 +9,10 @@
 
 mod error;
 mod role;
+mod service;
 mod token;
 
 pub use error::{AuthError, Result};
 pub use role::{Role, require};
+pub use service::{AuthConfig, AuthService, ServiceError, TokenPair, User};
 pub use token::{Claims, JwkSet, LEEWAY_SECONDS, PublicJwk, SigningKey, TokenIssuer, Verifier};

@@ -50,18 +50,21 @@ pub fn listener() -> Actor {
     Actor { user_id: "user-1".into(), role: Role::User }
 }
 
-/// Databases earlier runs left behind (older than an hour; their names carry a UUIDv7 timestamp).
+/// Databases earlier test runs left behind (`cms_it_…`, and `auth_it_…` from the auth crate's tests),
+/// older than an hour: their names carry a UUIDv7 timestamp.
 async fn drop_stale_databases(admin: &sqlx::AnyPool) {
     use sqlx::Row;
-    let rows = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'cms_it_%'")
+    let rows = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'cms_it_%' OR datname LIKE 'auth_it_%'")
         .fetch_all(admin)
         .await
         .unwrap_or_default();
     let hour_ago = chrono::Utc::now().timestamp_millis() - 3_600_000;
     for row in rows {
         let Ok(name) = row.try_get::<String, _>("datname") else { continue };
-        let created = uuid::Uuid::parse_str(name.trim_start_matches("cms_it_"))
-            .ok()
+        let created = name
+            .rsplit('_')
+            .next()
+            .and_then(|id| uuid::Uuid::parse_str(id).ok())
             .and_then(|id| id.get_timestamp())
             .map(|t| t.to_unix().0 as i64 * 1000);
         if created.is_some_and(|t| t < hour_ago) {

@@ -1,0 +1,4 @@
+//! The auth service against a real store: a SQLite file always, PostgreSQL too with the
+//! `integration` feature.
+
+mod service;
