@@ -9,7 +9,7 @@
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use platform::db::{Backend, Database, now_millis};
+use platform::db::{Database, now_millis};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use sqlx::Row;
@@ -108,10 +108,8 @@ impl AuthService {
     /// Connects, migrates and makes sure a signing key exists.
     pub async fn open(url: &str, config: AuthConfig) -> Result<Self> {
         let database = Database::connect(url).await?;
-        match database.backend() {
-            Backend::Sqlite => database.migrate(sqlx::migrate!("./migrations/sqlite")).await?,
-            Backend::Postgres => database.migrate(sqlx::migrate!("./migrations/postgres")).await?,
-        }
+        // The auth tables use only types both backends share, so one set of migrations serves both.
+        database.migrate(sqlx::migrate!("./migrations")).await?;
         let service = Self { database, config };
         if service.keys().await?.is_empty() {
             service.add_key().await?;
