@@ -8,12 +8,14 @@
 //! role itself rather than trusting a gateway.
 #![forbid(unsafe_code)]
 
+mod api;
 mod content;
 mod error;
 mod outbox;
 mod relay;
 mod store;
 
+pub use api::CmsApi;
 pub use content::{Actor, AuditEntry, Cms, ListFilter, ListPage, MAX_PAGE_SIZE};
 pub use error::{CmsError, Result};
 pub use outbox::{Backlog, Outbox, OutboxRow};

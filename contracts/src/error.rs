@@ -21,6 +21,8 @@ pub enum ErrorCode {
     Forbidden,
     /// The addressed item does not exist (or is not visible to the caller).
     NotFound,
+    /// The route exists, but not with this HTTP method.
+    MethodNotAllowed,
     /// `If-Match` named a version that is no longer current.
     PreconditionFailed,
     /// The write conflicts with the current state of the item.
@@ -44,6 +46,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
             Self::PreconditionFailed => "precondition_failed",
             Self::Conflict => "conflict",
             Self::RateLimited => "rate_limited",
@@ -59,6 +62,7 @@ impl ErrorCode {
             Self::Unauthorized => 401,
             Self::Forbidden => 403,
             Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
             Self::Conflict => 409,
             Self::PreconditionFailed => 412,
             Self::PayloadTooLarge => 413,
@@ -79,6 +83,7 @@ impl ErrorCode {
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::NotFound => "not found",
+            Self::MethodNotAllowed => "method not allowed",
             Self::PreconditionFailed => "precondition failed",
             Self::Conflict => "conflict",
             Self::RateLimited => "too many requests",

@@ -2,6 +2,7 @@
 //! feature. Every workflow test runs on each backend. The relay tests need a real broker (tansu,
 //! which scripts/test.sh installs), so they run with `integration` only.
 
+mod api;
 #[cfg(feature = "integration")]
 mod broker;
 #[cfg(feature = "integration")]

@@ -1,0 +1,299 @@
+//! The CMS's internal HTTP API (hyper 1.x), which gateway-cms fronts. It is safe on its own: every
+//! request but `/healthz` needs a valid bearer token, roles are checked here, bodies are bounded and
+//! validated, and every failure is `application/problem+json` naming the field at fault.
+//!
+//! Routes: `POST|GET /v1/programs`, `GET|PATCH|DELETE /v1/programs/{id}`,
+//! `POST /v1/programs/{id}/publish|unpublish`, `POST|GET /v1/programs/{id}/episodes`,
+//! `GET|PATCH|DELETE /v1/episodes/{id}`, `POST /v1/episodes/{id}/publish|unpublish`, `GET /v1/audit`,
+//! `GET /healthz`. Responses about one item carry its version as a strong `ETag`; `PATCH`,
+//! `DELETE` and publishing honour `If-Match` (412 when stale); `POST` creates honour
+//! `Idempotency-Key`.
+
+use std::sync::Arc;
+
+use auth::{Claims, Verifier};
+use contracts::{
+    Category, ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, ErrorCode, LanguageCode,
+    Problem, UpdateEpisode, UpdateProgram,
+};
+use http::header::{AUTHORIZATION, ETAG, LOCATION};
+use http::{HeaderValue, Method, StatusCode};
+use platform::http::{MAX_BODY_BYTES, Request, Response, header, json, parse_json, problem, query_pairs, read_body};
+use tokio::sync::RwLock;
+use uuid::Uuid;
+
+use crate::content::{Actor, Cms, ListFilter};
+use crate::error::CmsError;
+
+/// The routes, resolved once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Route {
+    Health,
+    Programs,
+    Program,
+    ProgramPublish,
+    ProgramUnpublish,
+    ProgramEpisodes,
+    Episode,
+    EpisodePublish,
+    EpisodeUnpublish,
+    Audit,
+}
+
+/// The CMS API: the content service and the verifier for its callers' tokens.
+pub struct CmsApi {
+    cms: Cms,
+    verifier: RwLock<Verifier>,
+    router: matchit::Router<Route>,
+}
+
+impl std::fmt::Debug for CmsApi {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CmsApi").finish_non_exhaustive()
+    }
+}
+
+impl CmsApi {
+    pub fn new(cms: Cms, verifier: Verifier) -> Arc<Self> {
+        let mut router = matchit::Router::new();
+        let routes = [
+            ("/healthz", Route::Health),
+            ("/v1/programs", Route::Programs),
+            ("/v1/programs/{id}", Route::Program),
+            ("/v1/programs/{id}/publish", Route::ProgramPublish),
+            ("/v1/programs/{id}/unpublish", Route::ProgramUnpublish),
+            ("/v1/programs/{id}/episodes", Route::ProgramEpisodes),
+            ("/v1/episodes/{id}", Route::Episode),
+            ("/v1/episodes/{id}/publish", Route::EpisodePublish),
+            ("/v1/episodes/{id}/unpublish", Route::EpisodeUnpublish),
+            ("/v1/audit", Route::Audit),
+        ];
+        for (path, route) in routes {
+            // The table above is fixed and conflict-free; a failure here is a programming error
+            // caught by every test.
+            if let Err(error) = router.insert(path, route) {
+                tracing::error!(path, error = %error, "route table");
+            }
+        }
+        Arc::new(Self { cms, verifier: RwLock::new(verifier), router })
+    }
+
+    /// Trusts a new key set (after the auth service rotated its keys).
+    pub async fn replace_verifier(&self, verifier: Verifier) {
+        *self.verifier.write().await = verifier;
+    }
+
+    /// Answers one request.
+    pub async fn handle(self: Arc<Self>, request: Request) -> Response {
+        match self.route(request).await {
+            Ok(response) => response,
+            Err(failure) => problem(&failure),
+        }
+    }
+
+    async fn route(&self, request: Request) -> Result<Response, Problem> {
+        let path = request.uri().path().to_owned();
+        let Ok(matched) = self.router.at(&path) else {
+            return Err(Problem::new(ErrorCode::NotFound, format!("no route for {path}")));
+        };
+        let route = *matched.value;
+        let id = matched.params.get("id").map(parse_id).transpose()?;
+        if route == Route::Health {
+            return Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+        }
+        let claims = self.authenticate(&request).await?;
+        let actor = Actor::from_claims(&claims);
+        let method = request.method().clone();
+        let traceparent = header(request.headers(), "traceparent").map(str::to_owned);
+        let trace = traceparent.as_deref();
+        let if_match = if_match(&request)?;
+        let cms = &self.cms;
+        match (route, method, id) {
+            (Route::Programs, Method::POST, None) => {
+                let key = header(request.headers(), "idempotency-key").map(str::to_owned);
+                let (parts, body) = read_body(request, MAX_BODY_BYTES).await?;
+                let input: CreateProgram = parse_json(&parts.headers, &body)?;
+                let program = cms.create_program(&actor, input, key.as_deref(), trace).await.map_err(failure)?;
+                Ok(created("/v1/programs", ContentSnapshot::Program(program)))
+            }
+            (Route::Programs, Method::GET, None) => list(cms, &actor, &request, Some(ContentKind::Program), None).await,
+            (Route::ProgramEpisodes, Method::POST, Some(program_id)) => {
+                let key = header(request.headers(), "idempotency-key").map(str::to_owned);
+                let (parts, body) = read_body(request, MAX_BODY_BYTES).await?;
+                let input: CreateEpisode = parse_json(&parts.headers, &body)?;
+                let episode =
+                    cms.create_episode(&actor, program_id, input, key.as_deref(), trace).await.map_err(failure)?;
+                Ok(created("/v1/episodes", ContentSnapshot::Episode(episode)))
+            }
+            (Route::ProgramEpisodes, Method::GET, Some(program_id)) => {
+                // A listing of a program that does not exist is a 404, not an empty page.
+                expect_kind(cms.get(&actor, program_id).await.map_err(failure)?, ContentKind::Program, program_id)?;
+                list(cms, &actor, &request, Some(ContentKind::Episode), Some(program_id)).await
+            }
+            (Route::Program | Route::Episode, Method::GET, Some(id)) => {
+                let kind = if route == Route::Program { ContentKind::Program } else { ContentKind::Episode };
+                let item = expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
+                Ok(item_response(StatusCode::OK, &item))
+            }
+            (Route::Program, Method::PATCH, Some(id)) => {
+                let (parts, body) = read_body(request, MAX_BODY_BYTES).await?;
+                let changes: UpdateProgram = parse_json(&parts.headers, &body)?;
+                let program = cms.update_program(&actor, id, changes, if_match, trace).await.map_err(failure)?;
+                Ok(item_response(StatusCode::OK, &ContentSnapshot::Program(program)))
+            }
+            (Route::Episode, Method::PATCH, Some(id)) => {
+                let (parts, body) = read_body(request, MAX_BODY_BYTES).await?;
+                let changes: UpdateEpisode = parse_json(&parts.headers, &body)?;
+                let episode = cms.update_episode(&actor, id, changes, if_match, trace).await.map_err(failure)?;
+                Ok(item_response(StatusCode::OK, &ContentSnapshot::Episode(episode)))
+            }
+            (Route::Program | Route::Episode, Method::DELETE, Some(id)) => {
+                let kind = if route == Route::Program { ContentKind::Program } else { ContentKind::Episode };
+                expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
+                let item = cms.delete(&actor, id, if_match, trace).await.map_err(failure)?;
+                Ok(item_response(StatusCode::OK, &item))
+            }
+            (Route::ProgramPublish | Route::EpisodePublish, Method::POST, Some(id)) => {
+                let kind = if route == Route::ProgramPublish { ContentKind::Program } else { ContentKind::Episode };
+                expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
+                let item = cms.publish(&actor, id, if_match, trace).await.map_err(failure)?;
+                Ok(item_response(StatusCode::OK, &item))
+            }
+            (Route::ProgramUnpublish | Route::EpisodeUnpublish, Method::POST, Some(id)) => {
+                let kind = if route == Route::ProgramUnpublish { ContentKind::Program } else { ContentKind::Episode };
+                expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
+                let item = cms.unpublish(&actor, id, if_match, trace).await.map_err(failure)?;
+                Ok(item_response(StatusCode::OK, &item))
+            }
+            (Route::Audit, Method::GET, None) => {
+                let mut item = None;
+                let mut after = 0i64;
+                let mut limit = 100u32;
+                for (key, value) in query_pairs(request.uri()) {
+                    match key.as_str() {
+                        "item" => item = Some(parse_param_id("item", &value)?),
+                        "after" => after = parse_param("after", &value)?,
+                        "limit" => limit = parse_param("limit", &value)?,
+                        other => return Err(invalid_param(other, "is not a parameter of this route")),
+                    }
+                }
+                let entries = cms.audit(&actor, item, after, limit).await.map_err(failure)?;
+                Ok(json(StatusCode::OK, &serde_json::json!({ "entries": entries })))
+            }
+            _ => Err(Problem::new(ErrorCode::MethodNotAllowed, "this route does not take that method")),
+        }
+    }
+
+    async fn authenticate(&self, request: &Request) -> Result<Claims, Problem> {
+        let Some(authorization) = header(request.headers(), AUTHORIZATION.as_str()) else {
+            return Err(Problem::new(ErrorCode::Unauthorized, "a bearer token is required"));
+        };
+        self.verifier.read().await.verify_bearer(authorization).map_err(|error| {
+            tracing::info!(error = %error, "token refused");
+            error.to_problem()
+        })
+    }
+}
+
+async fn list(
+    cms: &Cms,
+    actor: &Actor,
+    request: &Request,
+    kind: Option<ContentKind>,
+    program_id: Option<Uuid>,
+) -> Result<Response, Problem> {
+    let mut filter = ListFilter { kind, program_id, page: 1, per_page: 20, ..ListFilter::default() };
+    for (key, value) in query_pairs(request.uri()) {
+        match key.as_str() {
+            "status" => {
+                filter.status = Some(ContentStatus::parse(&value).map_err(|e| invalid_param("status", &e.message))?);
+            }
+            "category" => {
+                filter.category = Some(Category::parse(&value).map_err(|e| invalid_param("category", &e.message))?);
+            }
+            "language" => {
+                filter.language = Some(LanguageCode::parse(&value).map_err(|e| invalid_param("language", &e.message))?);
+            }
+            "q" => filter.text = Some(value).filter(|t| !t.trim().is_empty()),
+            "page" => filter.page = parse_param("page", &value)?,
+            "per_page" => {
+                filter.per_page = parse_param("per_page", &value)?;
+                if !(1..=crate::content::MAX_PAGE_SIZE).contains(&filter.per_page) {
+                    return Err(invalid_param("per_page", "must be between 1 and 100"));
+                }
+            }
+            other => return Err(invalid_param(other, "is not a parameter of this route")),
+        }
+    }
+    if filter.page == 0 {
+        return Err(invalid_param("page", "must be 1 or more"));
+    }
+    let page = cms.list(actor, &filter).await.map_err(failure)?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+/// A `201 Created` with `Location` and `ETag`.
+fn created(base: &str, item: ContentSnapshot) -> Response {
+    let mut response = item_response(StatusCode::CREATED, &item);
+    if let Ok(location) = HeaderValue::from_str(&format!("{base}/{}", item.id())) {
+        response.headers_mut().insert(LOCATION, location);
+    }
+    response
+}
+
+/// One item with its version as a strong `ETag`.
+fn item_response(status: StatusCode, item: &ContentSnapshot) -> Response {
+    let mut response = json(status, item);
+    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", item.version())) {
+        response.headers_mut().insert(ETAG, etag);
+    }
+    response
+}
+
+/// The version `If-Match` names (`"3"`, `W/"3"` is refused: versions are strong validators).
+fn if_match(request: &Request) -> Result<Option<u64>, Problem> {
+    let Some(value) = header(request.headers(), "if-match") else { return Ok(None) };
+    let value = value.trim();
+    if value == "*" {
+        return Ok(None);
+    }
+    value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .and_then(|v| v.parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| invalid_param("If-Match", "must be the item's ETag, such as \"3\""))
+}
+
+fn expect_kind(item: ContentSnapshot, kind: ContentKind, id: Uuid) -> Result<ContentSnapshot, Problem> {
+    if item.kind() == kind {
+        Ok(item)
+    } else {
+        Err(Problem::new(ErrorCode::NotFound, format!("{} {id} does not exist", kind.as_str())))
+    }
+}
+
+fn parse_id(text: &str) -> Result<Uuid, Problem> {
+    parse_param_id("id", text)
+}
+
+fn parse_param_id(name: &str, text: &str) -> Result<Uuid, Problem> {
+    Uuid::parse_str(text).map_err(|_| invalid_param(name, "must be a UUID"))
+}
+
+fn parse_param<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, Problem> {
+    text.parse().map_err(|_| invalid_param(name, "must be a non-negative whole number"))
+}
+
+fn invalid_param(name: &str, message: &str) -> Problem {
+    Problem::for_field(ErrorCode::InvalidParameter, name, message)
+}
+
+/// A service failure as a problem; internal ones are logged with their cause.
+fn failure(error: CmsError) -> Problem {
+    let problem = error.to_problem();
+    if problem.status >= 500 {
+        tracing::error!(error = %error, "cms request failed");
+    }
+    problem
+}

@@ -1,0 +1,255 @@
+//! The HTTP plumbing every MediaMesh service shares: a hyper 1.x server with graceful shutdown,
+//! bounded body reading, JSON and `application/problem+json` answers, and request parsing that
+//! names the field at fault.
+//!
+//! A service is a function from request to response; routing is the service's own (with `matchit`).
+//! `serve` takes the listener and the shutdown future, so tests bind `127.0.0.1:0` and run the real
+//! service in-process.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use bytes::Bytes;
+use contracts::{ErrorCode, Problem};
+use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, StatusCode};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use tokio::net::TcpListener;
+
+pub type Request = hyper::Request<Incoming>;
+pub type Response = hyper::Response<Full<Bytes>>;
+
+/// Bodies larger than this are refused with 413 unless a route allows more.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Serves `handler` on `listener` until `shutdown` resolves, then stops accepting and lets the
+/// requests in flight finish.
+pub async fn serve<H, F>(listener: TcpListener, handler: H, shutdown: impl Future<Output = ()>) -> std::io::Result<()>
+where
+    H: Fn(Request) -> F + Send + Sync + 'static,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let handler = Arc::new(handler);
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, _) = match accepted {
+                    Ok(connection) => connection,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "accept failed");
+                        continue;
+                    }
+                };
+                let handler = Arc::clone(&handler);
+                let service = hyper::service::service_fn(move |request| {
+                    let response = handler(request);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(error = %error, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// A JSON answer.
+pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => with_type(status, bytes, "application/json"),
+        Err(error) => problem(&Problem::new(ErrorCode::Internal, format!("cannot serialise the answer: {error}"))),
+    }
+}
+
+/// An `application/problem+json` answer with the problem's status.
+pub fn problem(problem: &Problem) -> Response {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let bytes = serde_json::to_vec(problem).unwrap_or_default();
+    with_type(status, bytes, Problem::CONTENT_TYPE)
+}
+
+fn with_type(status: StatusCode, bytes: Vec<u8>, content_type: &'static str) -> Response {
+    let mut response = hyper::Response::new(Full::new(Bytes::from(bytes)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Reads the whole body, refusing more than `limit` bytes (413) before reading them where the
+/// client declared its length.
+pub async fn read_body(request: Request, limit: usize) -> Result<(http::request::Parts, Bytes), Problem> {
+    let too_large = || Problem::new(ErrorCode::PayloadTooLarge, format!("the body must be at most {limit} bytes"));
+    let declared =
+        request.headers().get(CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return Err(too_large());
+    }
+    let (parts, body) = request.into_parts();
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok((parts, collected.to_bytes())),
+        Err(error) if error.is::<http_body_util::LengthLimitError>() => Err(too_large()),
+        Err(error) => Err(Problem::new(ErrorCode::MalformedBody, format!("the body could not be read: {error}"))),
+    }
+}
+
+/// Parses a JSON body. Syntax errors are 400 `malformed_body`; a well-formed body with a wrong type,
+/// a missing or unknown field, or a value its domain type rejects is 422 `validation_failed`, naming
+/// the field by its JSON path.
+pub fn parse_json<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> Result<T, Problem> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
+    if !is_json {
+        return Err(Problem::new(ErrorCode::MalformedBody, "the body must be application/json"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let inner = error.inner();
+        match inner.classify() {
+            serde_json::error::Category::Data => {
+                let path = error.path().to_string();
+                let field = if path == "." { unknown_field(inner).unwrap_or_else(|| "body".to_owned()) } else { path };
+                Problem::for_field(ErrorCode::ValidationFailed, field, clean_message(inner))
+            }
+            _ => not_json(inner),
+        }
+    })?;
+    // Anything after the value is a syntax error too.
+    deserializer.end().map_err(|error| not_json(&error))?;
+    Ok(parsed)
+}
+
+fn not_json(error: &serde_json::Error) -> Problem {
+    Problem::new(ErrorCode::MalformedBody, format!("the body is not valid JSON: {error}"))
+}
+
+/// The field an "unknown field `x`" error names (serde reports it at the parent's path).
+fn unknown_field(error: &serde_json::Error) -> Option<String> {
+    let message = error.to_string();
+    let rest = message.strip_prefix("unknown field `")?;
+    rest.split('`').next().map(str::to_owned)
+}
+
+/// serde's message without its " at line L column C" suffix.
+fn clean_message(error: &serde_json::Error) -> String {
+    let message = error.to_string();
+    match message.rfind(" at line ") {
+        Some(index) => message[..index].to_owned(),
+        None => message,
+    }
+}
+
+/// The value of a header as text, if present and readable.
+pub fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// A query string as pairs (percent-decoded).
+pub fn query_pairs(uri: &http::Uri) -> Vec<(String, String)> {
+    uri.query()
+        .map(|query| {
+            query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| {
+                    let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+                    (decode(key), decode(value))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while index < bytes.len() {
+        match bytes[index] {
+            b'+' => out.push(b' '),
+            b'%' if index + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[index + 1..index + 3]).unwrap_or("zz"), 16) {
+                    Ok(byte) => {
+                        out.push(byte);
+                        index += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            byte => out.push(byte),
+        }
+        index += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Sample {
+        title: contracts::Title,
+        count: u32,
+    }
+
+    fn headers() -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+        headers
+    }
+
+    fn field_of(body: &str) -> (u16, String) {
+        let problem = parse_json::<Sample>(&headers(), body.as_bytes()).expect_err(body);
+        (problem.status, problem.errors.first().map(|e| e.field.clone()).unwrap_or_default())
+    }
+
+    #[test]
+    fn bad_bodies_name_the_field_or_say_it_is_not_json() {
+        assert!(parse_json::<Sample>(&headers(), br#"{"title":"A","count":1}"#).is_ok());
+        assert_eq!(field_of(r#"{"title":"A","count":"one"}"#), (422, "count".into()));
+        assert_eq!(field_of(r#"{"title":"","count":1}"#), (422, "title".into()));
+        assert_eq!(field_of(r#"{"title":"A","count":1,"colour":"red"}"#), (422, "colour".into()));
+        assert_eq!(field_of(r#"{"title":"A"}"#).0, 422);
+        assert_eq!(field_of(r#"{"title":"A","count":1"#).0, 400);
+        assert_eq!(field_of(r#"{"title":"A","count":1} trailing"#).0, 400);
+        assert_eq!(field_of("").0, 400);
+        let plain = parse_json::<Sample>(&HeaderMap::new(), b"{}").expect_err("no content type");
+        assert_eq!(plain.status, 400);
+    }
+
+    #[test]
+    fn query_strings_are_decoded() {
+        let uri: http::Uri = "/v1/programs?q=night+vale&category=true%2Dcrime&bad=%zz&x".parse().expect("uri");
+        assert_eq!(
+            query_pairs(&uri),
+            [
+                ("q".into(), "night vale".into()),
+                ("category".into(), "true-crime".into()),
+                ("bad".into(), "%zz".into()),
+                ("x".into(), String::new())
+            ]
+        );
+    }
+}
