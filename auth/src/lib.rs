@@ -7,11 +7,13 @@
 //! HS256 keyed with the public key, an unknown key) is refused. This crate does no HTTP itself.
 #![forbid(unsafe_code)]
 
+mod api;
 mod error;
 mod role;
 mod service;
 mod token;
 
+pub use api::AuthApi;
 pub use error::{AuthError, Result};
 pub use role::{Role, require};
 pub use service::{AuthConfig, AuthService, ServiceError, TokenPair, User};

@@ -1,4 +1,5 @@
 //! The auth service against a real store: a SQLite file always, PostgreSQL too with the
 //! `integration` feature.
 
+mod api;
 mod service;
