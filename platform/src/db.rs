@@ -44,6 +44,14 @@ impl Database {
             }
             _ => url.to_owned(),
         };
+        if backend == Backend::Sqlite {
+            // `sqlite://data/cms.db` in a fresh checkout: make `data/`.
+            let path = url.trim_start_matches("sqlite:").trim_start_matches("//");
+            let path = path.split('?').next().unwrap_or_default();
+            if let Some(parent) = std::path::Path::new(path).parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+            }
+        }
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(if backend == Backend::Sqlite { 4 } else { 16 })
@@ -89,6 +97,12 @@ impl Database {
             Backend::Postgres => self.pool.begin().await,
         }
     }
+}
+
+/// The default store: a SQLite file under `MEDIAMESH_DATA_DIR` (default `./data`).
+pub fn default_database_url() -> String {
+    let dir = std::env::var("MEDIAMESH_DATA_DIR").unwrap_or_else(|_| "data".to_owned());
+    format!("sqlite://{dir}/mediamesh.db")
 }
 
 /// Milliseconds since the Unix epoch.
