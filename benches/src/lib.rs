@@ -12,3 +12,4 @@ pub mod measure;
 pub mod pg;
 pub mod querymix;
 pub mod rng;
+pub mod write;

@@ -96,6 +96,26 @@ enum Command {
         #[arg(long)]
         skip_load: bool,
     },
+    /// Create programs through the CMS HTTP API (SQLite, or PostgreSQL with --database-url) and
+    /// measure creates/s, beside the database's own rate for the same rows.
+    CmsWrite {
+        #[arg(long)]
+        database_url: Option<String>,
+        #[arg(long, default_value_t = 5_000)]
+        creates: usize,
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+    },
+    /// Relay outbox events to Kafka and measure events/s, beside the broker's own rate for the
+    /// same messages.
+    Relay {
+        #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+        brokers: String,
+        #[arg(long, default_value = "mm-bench.relay")]
+        topic: String,
+        #[arg(long, default_value_t = 20_000)]
+        events: usize,
+    },
 }
 
 fn main() -> Result<()> {
@@ -148,6 +168,18 @@ fn main() -> Result<()> {
                 skip_load,
             ))?;
             for report in reports {
+                report.print(cli.json);
+            }
+        }
+        Command::CmsWrite { database_url, creates, concurrency } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            for report in runtime.block_on(benches::write::cms_write(database_url.as_deref(), creates, concurrency))? {
+                report.print(cli.json);
+            }
+        }
+        Command::Relay { brokers, topic, events } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            for report in runtime.block_on(benches::write::relay(&brokers, &topic, events))? {
                 report.print(cli.json);
             }
         }

@@ -69,16 +69,23 @@ impl Outbox {
         rows.iter().map(row_of).collect()
     }
 
-    /// Marks rows published.
+    /// Marks exactly these rows published (never a range: on PostgreSQL a row with a lower sequence
+    /// number can commit after a higher one, and must not be marked before it is sent).
     pub async fn mark_sent(&self, seqs: &[i64]) -> Result<()> {
+        const CHUNK: usize = 500;
         let now = now_millis();
         let mut tx = self.store.begin().await?;
-        for &seq in seqs {
-            sqlx::query("UPDATE outbox SET sent_at = $1 WHERE seq = $2 AND sent_at IS NULL")
-                .bind(now)
-                .bind(seq)
-                .execute(&mut *tx)
-                .await?;
+        for chunk in seqs.chunks(CHUNK) {
+            let placeholders: Vec<String> = (2..chunk.len() + 2).map(|n| format!("${n}")).collect();
+            let sql = format!(
+                "UPDATE outbox SET sent_at = $1 WHERE sent_at IS NULL AND seq IN ({})",
+                placeholders.join(", ")
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(now);
+            for &seq in chunk {
+                query = query.bind(seq);
+            }
+            query.execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

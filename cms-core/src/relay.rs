@@ -55,7 +55,7 @@ impl RelayConfig {
             brokers: brokers.into(),
             topic: contracts::CONTENT_TOPIC.to_owned(),
             holder: format!("relay-{}", uuid::Uuid::now_v7().simple()),
-            batch: 500,
+            batch: 2_000,
             lease_ttl: Duration::from_secs(15),
             idle_poll: Duration::from_millis(20),
             delivery_timeout: Duration::from_secs(10),
