@@ -190,3 +190,74 @@ async fn events_wait_in_the_outbox_while_the_broker_is_down() {
         );
     }
 }
+
+#[tokio::test]
+async fn two_relays_hand_over_without_breaking_order() {
+    let broker = Broker::start();
+    let topic = "mediamesh.content";
+    broker.create_topic(topic, 3).await;
+    for backend in backends().await {
+        let cms = backend.cms.clone();
+        let outbox = Outbox::new(cms.store().clone());
+        let relay_config = |holder: &str| RelayConfig {
+            holder: holder.to_owned(),
+            lease_ttl: Duration::from_millis(500),
+            batch: 7,
+            ..config(&broker, topic)
+        };
+        let (stop_a, stopping_a) = tokio::sync::watch::channel(false);
+        let (stop_b, stopping_b) = tokio::sync::watch::channel(false);
+        let relay_a = tokio::spawn(Relay::new(outbox.clone(), relay_config("a")).expect("relay a").run(stopping_a));
+        let relay_b = tokio::spawn(Relay::new(outbox.clone(), relay_config("b")).expect("relay b").run(stopping_b));
+
+        let program = cms.create_program(&editor(), program_input("Handover"), None, None).await.expect("create");
+        let mut items = vec![program.id];
+        for n in 0..3 {
+            let episode =
+                cms.create_episode(&editor(), program.id, episode_input(&format!("Ep {n}")), None, None).await;
+            items.push(episode.expect("episode").id);
+        }
+        for round in 0..10 {
+            if round == 5 {
+                // The first relay stops (and gives up its lease); the other carries on.
+                let _ = stop_a.send(true);
+            }
+            for id in &items {
+                let changes = contracts::UpdateEpisode { season: Some(round), ..Default::default() };
+                if *id == program.id {
+                    cms.publish(&editor(), *id, None, None).await.expect("publish");
+                    cms.unpublish(&editor(), *id, None, None).await.expect("unpublish");
+                } else {
+                    cms.update_episode(&editor(), *id, changes, None, None).await.expect("update");
+                }
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while outbox.backlog().await.expect("backlog").rows > 0 {
+            assert!(Instant::now() < deadline, "{}: the standby never drained the outbox", backend.name);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let _ = stop_b.send(true);
+        relay_a.await.expect("task").expect("relay a");
+        relay_b.await.expect("task").expect("relay b");
+
+        let expected: Vec<EventEnvelope> = outbox
+            .after(0, 10_000)
+            .await
+            .expect("rows")
+            .iter()
+            .map(|r| serde_json::from_str(&r.payload).expect("json"))
+            .filter(|e: &EventEnvelope| e.data.program_id() == program.id)
+            .collect();
+        let received = consume_until(&broker, topic, program.id, |received| {
+            expected.iter().all(|want| received.iter().any(|got| got.envelope.event_id == want.event_id))
+        })
+        .await;
+        let mut last_version: HashMap<uuid::Uuid, u64> = HashMap::new();
+        for got in &received {
+            let (id, version) = (got.envelope.aggregate.id, got.envelope.aggregate.version);
+            let previous = last_version.insert(id, version).unwrap_or(0);
+            assert!(version >= previous, "{}: {id} went from version {previous} to {version}", backend.name);
+        }
+    }
+}
