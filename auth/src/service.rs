@@ -59,6 +59,9 @@ pub struct AuthConfig {
     pub audience: String,
     pub access_ttl_seconds: i64,
     pub refresh_ttl_seconds: i64,
+    /// A rotated-in key is published this long before it signs, so every verifier (which refetch
+    /// the key set every minute) knows it before the first token it signs arrives.
+    pub key_activation_delay_seconds: i64,
 }
 
 impl Default for AuthConfig {
@@ -68,6 +71,7 @@ impl Default for AuthConfig {
             audience: "mediamesh".into(),
             access_ttl_seconds: 15 * 60,
             refresh_ttl_seconds: 30 * 24 * 3600,
+            key_activation_delay_seconds: 120,
         }
     }
 }
@@ -272,8 +276,9 @@ impl AuthService {
         Ok(Verifier::new(&self.jwks().await?, &self.config.issuer, &self.config.audience)?)
     }
 
-    /// Starts signing with a new key. The previous key stays published (tokens it signed stay
-    /// valid) until it is older than an access token's lifetime, then it is retired.
+    /// Adds a new key: published at once, signing after the activation delay. The previous key keeps
+    /// signing until then and stays published (tokens it signed stay valid) until its successor has
+    /// signed for longer than an access token lives; then it is retired.
     pub async fn rotate_keys(&self) -> Result<String> {
         let kid = self.add_key().await?;
         let now = now_millis();
@@ -348,17 +353,32 @@ impl AuthService {
     }
 
     async fn pair(&self, user: &User, refresh_token: String) -> Result<TokenPair> {
-        let keys = self.keys().await?;
-        let key = keys.first().ok_or_else(|| AuthError::Key("no signing key".into()))?;
-        let issuer = TokenIssuer::new(key, &self.config.issuer, &self.config.audience, self.config.access_ttl_seconds);
+        let key = self.signing_key().await?;
+        let issuer = TokenIssuer::new(&key, &self.config.issuer, &self.config.audience, self.config.access_ttl_seconds);
         let (access_token, _) = issuer.issue(&user.id, &user.email, user.role, now_millis() / 1000)?;
         Ok(TokenPair { access_token, refresh_token, token_type: "Bearer", expires_in: self.config.access_ttl_seconds })
     }
 
-    /// Unretired keys, newest (the signing key) first.
+    /// The key that signs now: the newest one published for at least the activation delay, or, on
+    /// a first start, the oldest.
+    async fn signing_key(&self) -> Result<SigningKey> {
+        let active_before = now_millis() - self.config.key_activation_delay_seconds * 1000;
+        let keys = self.keys_with_age().await?;
+        let chosen =
+            keys.iter().position(|(_, created)| *created <= active_before).unwrap_or(keys.len().saturating_sub(1));
+        keys.into_iter().nth(chosen).map(|(key, _)| key).ok_or_else(|| AuthError::Key("no signing key".into()).into())
+    }
+
+    /// Unretired keys, newest first.
     async fn keys(&self) -> Result<Vec<SigningKey>> {
+        Ok(self.keys_with_age().await?.into_iter().map(|(key, _)| key).collect())
+    }
+
+    /// Unretired keys with their creation times, newest first.
+    async fn keys_with_age(&self) -> Result<Vec<(SigningKey, i64)>> {
         let rows = sqlx::query(
-            "SELECT kid, private_pkcs8 FROM auth_signing_keys WHERE retired_at IS NULL ORDER BY created_at DESC, kid DESC",
+            "SELECT kid, private_pkcs8, created_at FROM auth_signing_keys WHERE retired_at IS NULL \
+             ORDER BY created_at DESC, kid DESC",
         )
         .fetch_all(self.database.pool())
         .await?;
@@ -368,7 +388,7 @@ impl AuthService {
                 let pkcs8 = STANDARD
                     .decode(row.try_get::<String, _>("private_pkcs8")?)
                     .map_err(|e| AuthError::Key(format!("key {kid}: {e}")))?;
-                Ok(SigningKey::from_pkcs8(kid, &pkcs8)?)
+                Ok((SigningKey::from_pkcs8(kid, &pkcs8)?, row.try_get::<i64, _>("created_at")?))
             })
             .collect()
     }

@@ -8,14 +8,16 @@ struct Backend {
     _dir: tempfile::TempDir,
 }
 
+/// Keys sign as soon as they are made, so rotation can be watched without waiting.
+fn config() -> AuthConfig {
+    AuthConfig { key_activation_delay_seconds: 0, ..AuthConfig::default() }
+}
+
 async fn backends() -> Vec<Backend> {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-    let mut backends = vec![Backend {
-        name: "sqlite",
-        service: AuthService::open(&url, AuthConfig::default()).await.expect("open"),
-        _dir: dir,
-    }];
+    let mut backends =
+        vec![Backend { name: "sqlite", service: AuthService::open(&url, config()).await.expect("open"), _dir: dir }];
     if cfg!(feature = "integration") {
         let base = std::env::var("MEDIAMESH_DATABASE_URL_TEST")
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
@@ -24,7 +26,7 @@ async fn backends() -> Vec<Backend> {
         let name = format!("auth_it_{}", uuid::Uuid::now_v7().simple());
         sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create");
         let (server, _) = base.rsplit_once('/').expect("a database in the URL");
-        let service = AuthService::open(&format!("{server}/{name}"), AuthConfig::default()).await.expect("open");
+        let service = AuthService::open(&format!("{server}/{name}"), config()).await.expect("open");
         backends.push(Backend { name: "postgres", service, _dir: tempfile::tempdir().expect("dir") });
     }
     backends
@@ -140,4 +142,19 @@ async fn tokens_of_the_previous_key_verify_during_a_rotation() {
 
 fn problem<T>(result: &Result<T, ServiceError>) -> Option<String> {
     result.as_ref().err().map(|error| serde_json::to_string(&error.to_problem()).expect("json"))
+}
+
+#[tokio::test]
+async fn a_rotated_in_key_is_published_before_it_signs() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("auth.db").display());
+    let service = AuthService::open(&url, AuthConfig::default()).await.expect("open");
+    admin_claims(&service).await;
+    let old_kid = service.jwks().await.expect("jwks").keys[0].kid.clone();
+    let new_kid = service.rotate_keys().await.expect("rotate");
+    let published: Vec<String> = service.jwks().await.expect("jwks").keys.into_iter().map(|k| k.kid).collect();
+    assert_eq!(published, [new_kid, old_kid.clone()], "the new key is published at once");
+    let token = service.login("admin@example.com", PASSWORD).await.expect("login").access_token;
+    let header = jsonwebtoken::decode_header(&token).expect("header");
+    assert_eq!(header.kid.as_deref(), Some(old_kid.as_str()), "but the old key signs until verifiers have the new one");
 }
