@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
-use contracts::{ErrorCode, Problem};
-use http::header::AUTHORIZATION;
+use contracts::Problem;
 use http::{Method, StatusCode};
-use platform::http::{Request, Response, header, json, parse_json, problem, read_body};
+use platform::http::{
+    Request, Response, Routes, answer, authorization, json, method_not_allowed, parse_json, read_body,
+};
 use serde::Deserialize;
 
 use crate::role::Role;
@@ -65,7 +66,7 @@ struct UserChanges {
 /// The auth HTTP API over the service.
 pub struct AuthApi {
     service: AuthService,
-    router: matchit::Router<Route>,
+    routes: Routes<Route>,
 }
 
 impl std::fmt::Debug for AuthApi {
@@ -76,8 +77,7 @@ impl std::fmt::Debug for AuthApi {
 
 impl AuthApi {
     pub fn new(service: AuthService) -> Arc<Self> {
-        let mut router = matchit::Router::new();
-        for (path, route) in [
+        let routes = Routes::new(&[
             ("/healthz", Route::Health),
             ("/.well-known/jwks.json", Route::Jwks),
             ("/v1/auth/login", Route::Login),
@@ -86,28 +86,16 @@ impl AuthApi {
             ("/v1/auth/me", Route::Me),
             ("/v1/users", Route::Users),
             ("/v1/users/{id}", Route::User),
-        ] {
-            if let Err(error) = router.insert(path, route) {
-                tracing::error!(path, error = %error, "route table");
-            }
-        }
-        Arc::new(Self { service, router })
+        ]);
+        Arc::new(Self { service, routes })
     }
 
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        match self.route(request).await {
-            Ok(response) => response,
-            Err(failure) => problem(&failure),
-        }
+        answer(self.route(request).await)
     }
 
     async fn route(&self, request: Request) -> Result<Response, Problem> {
-        let path = request.uri().path().to_owned();
-        let Ok(matched) = self.router.at(&path) else {
-            return Err(Problem::new(ErrorCode::NotFound, format!("no route for {path}")));
-        };
-        let route = *matched.value;
-        let user_id = matched.params.get("id").map(str::to_owned);
+        let (route, user_id) = self.routes.resolve(request.uri().path())?;
         let service = &self.service;
         match (route, request.method().clone()) {
             (Route::Health, Method::GET) => Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
@@ -157,14 +145,12 @@ impl AuthApi {
                 let user = service.update_user(&claims, &id, form.role, form.disabled).await.map_err(failure)?;
                 Ok(json(StatusCode::OK, &user))
             }
-            _ => Err(Problem::new(ErrorCode::MethodNotAllowed, "this route does not take that method")),
+            _ => Err(method_not_allowed()),
         }
     }
 
     async fn authenticate(&self, request: &Request) -> Result<Claims, Problem> {
-        let Some(authorization) = header(request.headers(), AUTHORIZATION.as_str()) else {
-            return Err(Problem::new(ErrorCode::Unauthorized, "a bearer token is required"));
-        };
+        let authorization = authorization(request.headers())?;
         let verifier = self.service.verifier().await.map_err(failure)?;
         verifier.verify_bearer(authorization).map_err(|error| {
             tracing::info!(error = %error, "token refused");

@@ -16,9 +16,12 @@ use contracts::{
     Category, ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, ErrorCode, LanguageCode,
     Problem, UpdateEpisode, UpdateProgram,
 };
-use http::header::{AUTHORIZATION, ETAG, LOCATION};
+use http::header::{ETAG, LOCATION};
 use http::{HeaderValue, Method, StatusCode};
-use platform::http::{MAX_BODY_BYTES, Request, Response, header, json, parse_json, problem, query_pairs, read_body};
+use platform::http::{
+    MAX_BODY_BYTES, Request, Response, Routes, answer, authorization, header, json, method_not_allowed, parse_json,
+    query_pairs, read_body,
+};
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
@@ -44,7 +47,7 @@ enum Route {
 pub struct CmsApi {
     cms: Cms,
     verifier: RwLock<Verifier>,
-    router: matchit::Router<Route>,
+    routes: Routes<Route>,
 }
 
 impl std::fmt::Debug for CmsApi {
@@ -55,8 +58,7 @@ impl std::fmt::Debug for CmsApi {
 
 impl CmsApi {
     pub fn new(cms: Cms, verifier: Verifier) -> Arc<Self> {
-        let mut router = matchit::Router::new();
-        let routes = [
+        let routes = Routes::new(&[
             ("/healthz", Route::Health),
             ("/v1/programs", Route::Programs),
             ("/v1/programs/{id}", Route::Program),
@@ -67,15 +69,8 @@ impl CmsApi {
             ("/v1/episodes/{id}/publish", Route::EpisodePublish),
             ("/v1/episodes/{id}/unpublish", Route::EpisodeUnpublish),
             ("/v1/audit", Route::Audit),
-        ];
-        for (path, route) in routes {
-            // The table above is fixed and conflict-free; a failure here is a programming error
-            // caught by every test.
-            if let Err(error) = router.insert(path, route) {
-                tracing::error!(path, error = %error, "route table");
-            }
-        }
-        Arc::new(Self { cms, verifier: RwLock::new(verifier), router })
+        ]);
+        Arc::new(Self { cms, verifier: RwLock::new(verifier), routes })
     }
 
     /// Trusts a new key set (after the auth service rotated its keys).
@@ -85,19 +80,12 @@ impl CmsApi {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        match self.route(request).await {
-            Ok(response) => response,
-            Err(failure) => problem(&failure),
-        }
+        answer(self.route(request).await)
     }
 
     async fn route(&self, request: Request) -> Result<Response, Problem> {
-        let path = request.uri().path().to_owned();
-        let Ok(matched) = self.router.at(&path) else {
-            return Err(Problem::new(ErrorCode::NotFound, format!("no route for {path}")));
-        };
-        let route = *matched.value;
-        let id = matched.params.get("id").map(parse_id).transpose()?;
+        let (route, id) = self.routes.resolve(request.uri().path())?;
+        let id = id.as_deref().map(parse_id).transpose()?;
         if route == Route::Health {
             return Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
         }
@@ -180,14 +168,12 @@ impl CmsApi {
                 let entries = cms.audit(&actor, item, after, limit).await.map_err(failure)?;
                 Ok(json(StatusCode::OK, &serde_json::json!({ "entries": entries })))
             }
-            _ => Err(Problem::new(ErrorCode::MethodNotAllowed, "this route does not take that method")),
+            _ => Err(method_not_allowed()),
         }
     }
 
     async fn authenticate(&self, request: &Request) -> Result<Claims, Problem> {
-        let Some(authorization) = header(request.headers(), AUTHORIZATION.as_str()) else {
-            return Err(Problem::new(ErrorCode::Unauthorized, "a bearer token is required"));
-        };
+        let authorization = authorization(request.headers())?;
         self.verifier.read().await.verify_bearer(authorization).map_err(|error| {
             tracing::info!(error = %error, "token refused");
             error.to_problem()

@@ -276,15 +276,9 @@ impl Cms {
                 set(&mut program.description, description);
                 set(&mut program.category, category);
                 set(&mut program.language, language);
-                if duration_seconds.is_some() {
-                    program.duration_seconds = duration_seconds;
-                }
-                if publish_date.is_some() {
-                    program.publish_date = publish_date;
-                }
-                if artwork_url.is_some() {
-                    program.artwork_url = checked_url(artwork_url)?;
-                }
+                set_some(&mut program.duration_seconds, duration_seconds);
+                set_some(&mut program.publish_date, publish_date);
+                set_some(&mut program.artwork_url, checked_url(artwork_url)?);
                 set(&mut program.explicit, explicit);
                 Ok((ContentSnapshot::Program(program), EventType::Updated))
             })
@@ -326,19 +320,11 @@ impl Cms {
                 set(&mut episode.category, category);
                 set(&mut episode.language, language);
                 set(&mut episode.duration_seconds, duration_seconds);
-                if publish_date.is_some() {
-                    episode.publish_date = publish_date;
-                }
-                if artwork_url.is_some() {
-                    episode.artwork_url = checked_url(artwork_url)?;
-                }
+                set_some(&mut episode.publish_date, publish_date);
+                set_some(&mut episode.artwork_url, checked_url(artwork_url)?);
                 set(&mut episode.explicit, explicit);
-                if season.is_some() {
-                    episode.season = season;
-                }
-                if episode_number.is_some() {
-                    episode.episode_number = episode_number;
-                }
+                set_some(&mut episode.season, season);
+                set_some(&mut episode.episode_number, episode_number);
                 Ok((ContentSnapshot::Episode(episode), EventType::Updated))
             })
             .await?;
@@ -754,6 +740,13 @@ impl Columns {
 
 fn set<T>(field: &mut T, value: Option<T>) {
     if let Some(value) = value {
+        *field = value;
+    }
+}
+
+/// Sets an optional field when a value is given (a PATCH cannot clear one).
+fn set_some<T>(field: &mut Option<T>, value: Option<T>) {
+    if value.is_some() {
         *field = value;
     }
 }

@@ -71,6 +71,51 @@ where
     Ok(())
 }
 
+/// A service's route table: paths (matchit syntax, at most one `{id}` parameter) to its route
+/// values.
+#[derive(Debug)]
+pub struct Routes<R> {
+    router: matchit::Router<R>,
+}
+
+impl<R: Copy> Routes<R> {
+    /// The table is fixed at build time; a conflicting entry is logged (and caught by any test of
+    /// the service, since its route would not resolve).
+    pub fn new(table: &[(&str, R)]) -> Self {
+        let mut router = matchit::Router::new();
+        for &(path, route) in table {
+            if let Err(error) = router.insert(path, route) {
+                tracing::error!(path, error = %error, "route table");
+            }
+        }
+        Self { router }
+    }
+
+    /// The route for `path` and its `{id}` parameter; a problem (404) when none matches.
+    pub fn resolve(&self, path: &str) -> Result<(R, Option<String>), Problem> {
+        match self.router.at(path) {
+            Ok(matched) => Ok((*matched.value, matched.params.get("id").map(str::to_owned))),
+            Err(_) => Err(Problem::new(ErrorCode::NotFound, format!("no route for {path}"))),
+        }
+    }
+}
+
+/// The answer for a known route asked with a method it does not take.
+pub fn method_not_allowed() -> Problem {
+    Problem::new(ErrorCode::MethodNotAllowed, "this route does not take that method")
+}
+
+/// The `Authorization` header's value; 401 when there is none.
+pub fn authorization(headers: &HeaderMap) -> Result<&str, Problem> {
+    header(headers, http::header::AUTHORIZATION.as_str())
+        .ok_or_else(|| Problem::new(ErrorCode::Unauthorized, "a bearer token is required"))
+}
+
+/// A handler's result as the response to send.
+pub fn answer(result: Result<Response, Problem>) -> Response {
+    result.unwrap_or_else(|failure| problem(&failure))
+}
+
 /// A JSON answer.
 pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
