@@ -8,6 +8,8 @@
 
 pub mod db;
 pub mod http;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {

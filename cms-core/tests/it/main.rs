@@ -4,8 +4,6 @@
 
 mod api;
 #[cfg(feature = "integration")]
-mod broker;
-#[cfg(feature = "integration")]
 mod relay;
 mod support;
 mod workflow;

@@ -10,8 +10,8 @@ use rdkafka::ClientConfig;
 use rdkafka::consumer::{Consumer, StreamConsumer};
 use rdkafka::message::{Headers, Message};
 
-use crate::broker::Broker;
 use crate::support::{backends, editor};
+use platform::testing::Broker;
 
 struct Received {
     key: String,

@@ -1,5 +1,6 @@
-//! A real Kafka-protocol broker for tests: tansu, started per test on a free port with its own
-//! SQLite storage, stoppable and restartable on the same data.
+//! Test harness (feature `testing`, for dev-dependencies only): a real Kafka-protocol broker, tansu,
+//! started per test on a free port with its own SQLite storage, stoppable and restartable on the
+//! same data. `scripts/test.sh` installs tansu; `MEDIAMESH_TANSU_BIN` says where.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 
+#[derive(Debug)]
 pub struct Broker {
     pub port: u16,
     dir: tempfile::TempDir,
@@ -24,6 +26,7 @@ fn tansu() -> PathBuf {
 }
 
 impl Broker {
+    #[allow(clippy::expect_used)]
     pub fn start() -> Self {
         let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let mut broker = Self { port, dir: tempfile::tempdir().expect("temporary directory"), child: None };

@@ -1,0 +1,118 @@
+//! Events from cms-core through the relay and Kafka into a searchable index.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use auth::Role;
+use cms_core::{Actor, Cms, Outbox, Relay, RelayConfig, Store};
+use contracts::{CONTENT_DLQ_TOPIC, CONTENT_TOPIC, CreateProgram};
+use engine::{Engine, EngineConfig, SearchRequest};
+use indexer::{Checkpoint, KafkaConfig, Progress};
+use platform::testing::Broker;
+use rdkafka::ClientConfig;
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message};
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+fn editor() -> Actor {
+    Actor { user_id: "editor".into(), role: Role::Editor }
+}
+
+/// A CMS on a fresh SQLite file that publishes `count` programs titled with `word`, relayed to the
+/// broker; returns how many events it relayed.
+async fn publish_programs(broker: &Broker, dir: &std::path::Path, word: &str, count: usize) -> u64 {
+    let store = Store::connect(&format!("sqlite://{}", dir.join("cms.db").display())).await.expect("store");
+    let cms = Cms::new(store.clone());
+    for n in 0..count {
+        let input: CreateProgram = serde_json::from_value(serde_json::json!({
+            "title": format!("{word} number {n}"), "category": "history", "language": "en"
+        }))
+        .expect("valid");
+        let program = cms.create_program(&editor(), input, None, None).await.expect("create");
+        cms.publish(&editor(), program.id, None, None).await.expect("publish");
+    }
+    let outbox = Outbox::new(store);
+    let total = outbox.backlog().await.expect("backlog").rows;
+    let mut relay = Relay::new(outbox.clone(), RelayConfig::new(broker.address())).expect("relay");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while outbox.backlog().await.expect("backlog").rows > 0 {
+        assert!(Instant::now() < deadline, "relay never drained");
+        if relay.publish_batch().await.is_err() {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    total
+}
+
+/// Runs the indexer on `engine` until `done` holds (or a deadline), then stops it.
+fn index_until(engine: &Engine, config: &KafkaConfig, done: impl Fn(&Engine) -> bool) -> Progress {
+    let stop = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(|| indexer::run(engine, config, &stop));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(engine) && Instant::now() < deadline && !worker.is_finished() {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop.store(true, Ordering::Relaxed);
+        worker.join().expect("indexer thread").expect("indexer")
+    })
+}
+
+fn total(engine: &Engine, text: &str) -> u64 {
+    engine.search_uncached(&SearchRequest::text(format!("{text} "))).map(|r| r.total).unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn published_items_become_searchable_and_poison_goes_to_the_dead_letter_topic() {
+    let broker = Broker::start();
+    broker.create_topic(CONTENT_TOPIC, 3).await;
+    broker.create_topic(CONTENT_DLQ_TOPIC, 1).await;
+    let dir = tempfile::tempdir().expect("dir");
+
+    // A poison event first, so good events follow it on its partition.
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.address()).create().expect("producer");
+    producer
+        .send(FutureRecord::to(CONTENT_TOPIC).key("poison").payload("{not an event"), Duration::from_secs(10))
+        .await
+        .expect("poison sent");
+    let relayed = publish_programs(&broker, dir.path(), "Chronicle", 30).await;
+
+    let engine = Engine::open(dir.path().join("index"), EngineConfig::default()).expect("engine");
+    let config = KafkaConfig { batch_wait: Duration::from_millis(50), ..KafkaConfig::new(broker.address(), "node-a") };
+    let progress = index_until(&engine, &config, |engine| total(engine, "chronicle") == 30);
+    assert_eq!(total(&engine, "chronicle"), 30, "{progress:?}");
+    assert_eq!(progress.dead_lettered, 1, "{progress:?}");
+    assert_eq!(progress.applied + progress.stale, relayed, "{progress:?}");
+
+    // The checkpoint in the index covers every message read, poison included.
+    let checkpoint = Checkpoint::of(&engine).expect("checkpoint");
+    let next: i64 = checkpoint.kafka.get(CONTENT_TOPIC).map(|p| p.values().sum()).unwrap_or(0);
+    assert_eq!(next as u64, relayed + 1);
+
+    // The dead letter carries the reason.
+    let dlq: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", broker.address())
+        .set("group.id", "dlq-reader")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .expect("consumer");
+    dlq.subscribe(&[CONTENT_DLQ_TOPIC]).expect("subscribe");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let reason = loop {
+        assert!(Instant::now() < deadline, "nothing in the dead-letter topic");
+        if let Some(Ok(message)) = dlq.poll(Duration::from_millis(100)) {
+            assert_eq!(message.payload(), Some(&b"{not an event"[..]));
+            let headers = message.headers().expect("headers");
+            let reason = headers.iter().find(|h| h.key == "reason").and_then(|h| h.value).expect("a reason");
+            break String::from_utf8_lossy(reason).into_owned();
+        }
+    };
+    assert!(reason.contains("not a valid content event"), "{reason}");
+
+    // Restarted on the same index, it resumes after its checkpoint: only what is new is applied.
+    let sequel = publish_programs(&broker, &dir.path().join("second"), "Sequel", 1).await;
+    let again = index_until(&engine, &config, |engine| total(engine, "sequel") == 1);
+    assert_eq!(total(&engine, "sequel"), 1);
+    assert_eq!((again.applied, again.stale, again.dead_lettered), (sequel, 0, 0), "{again:?}");
+}
