@@ -116,3 +116,69 @@ async fn published_items_become_searchable_and_poison_goes_to_the_dead_letter_to
     assert_eq!(total(&engine, "sequel"), 1);
     assert_eq!((again.applied, again.stale, again.dead_lettered), (sequel, 0, 0), "{again:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn duplicated_and_reordered_delivery_ends_in_the_right_state() {
+    use contracts::{ContentSnapshot, ContentStatus, EventEnvelope, EventType};
+
+    let broker = Broker::start();
+    broker.create_topic(CONTENT_TOPIC, 3).await;
+    broker.create_topic(CONTENT_DLQ_TOPIC, 1).await;
+    let producer: FutureProducer =
+        ClientConfig::new().set("bootstrap.servers", broker.address()).create().expect("producer");
+    let now = chrono::Utc::now();
+    let mut expected_visible = Vec::new();
+    let mut sends = Vec::new();
+    for item in 0..20u32 {
+        let id = uuid::Uuid::now_v7();
+        // Versions 1..=5; the last one decides: even items end published, odd ones unpublished.
+        let mut events = Vec::new();
+        for version in 1..=5u64 {
+            let status = match (version, item % 2) {
+                (5, 0) => ContentStatus::Published,
+                (5, _) => ContentStatus::Unpublished,
+                (v, _) if v % 2 == 0 => ContentStatus::Published,
+                _ => ContentStatus::Draft,
+            };
+            let program: contracts::Program = serde_json::from_value(serde_json::json!({
+                "id": id, "title": format!("Shuffled item {item}"), "category": "news", "language": "en",
+                "status": status, "version": version, "created_at": now, "updated_at": now
+            }))
+            .expect("program");
+            let event_type = if status == ContentStatus::Published { EventType::Published } else { EventType::Updated };
+            events.push(EventEnvelope::new(event_type, ContentSnapshot::Program(program), None));
+        }
+        if item % 2 == 0 {
+            expected_visible.push(id);
+        }
+        // Newest first, then everything again in another order: late and repeated deliveries.
+        let order = [4usize, 2, 0, 3, 1, 0, 1, 2, 3, 4];
+        for index in order {
+            sends.push((id.to_string(), serde_json::to_string(&events[index]).expect("json")));
+        }
+    }
+    for (key, payload) in &sends {
+        producer
+            .send(FutureRecord::to(CONTENT_TOPIC).key(key).payload(payload), Duration::from_secs(10))
+            .await
+            .expect("sent");
+    }
+    let dir = tempfile::tempdir().expect("dir");
+    let engine = Engine::open(dir.path().join("index"), EngineConfig::default()).expect("engine");
+    let config = KafkaConfig { batch_wait: Duration::from_millis(50), ..KafkaConfig::new(broker.address(), "node-b") };
+    let progress = index_until(&engine, &config, |engine| {
+        Checkpoint::of(engine)
+            .map(|c| c.kafka.get(CONTENT_TOPIC).map_or(0, |p| p.values().sum::<i64>()) as usize == sends.len())
+            .unwrap_or(false)
+    });
+    assert_eq!(progress.applied, 20, "only each item's newest version applies: {progress:?}");
+    assert_eq!(progress.stale, sends.len() as u64 - 20, "{progress:?}");
+    let response = engine.search_uncached(&SearchRequest::text("shuffled ")).expect("search");
+    let mut found: Vec<String> = response.hits.iter().map(|hit| hit.id.clone()).collect();
+    found.sort();
+    let mut want: Vec<String> = expected_visible.iter().map(uuid::Uuid::to_string).collect();
+    want.sort();
+    assert_eq!(response.total, 10);
+    assert_eq!(found, want);
+    assert!(response.hits.iter().all(|hit| hit.version == 5));
+}
