@@ -182,3 +182,58 @@ async fn duplicated_and_reordered_delivery_ends_in_the_right_state() {
     assert_eq!(found, want);
     assert!(response.hits.iter().all(|hit| hit.version == 5));
 }
+
+/// Sets every flag when dropped, so a failing assertion stops the indexer threads instead of
+/// leaving the test waiting for them.
+struct StopAll<'a>(Vec<&'a AtomicBool>);
+
+impl Drop for StopAll<'_> {
+    fn drop(&mut self) {
+        for flag in &self.0 {
+            flag.store(true, Ordering::Relaxed);
+        }
+    }
+}
+
+#[test]
+fn a_second_indexer_in_the_group_takes_over_and_catches_up() {
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    let broker = Broker::start();
+    runtime.block_on(broker.create_topic(CONTENT_TOPIC, 3));
+    runtime.block_on(broker.create_topic(CONTENT_DLQ_TOPIC, 1));
+    let dir = tempfile::tempdir().expect("dir");
+    let first_wave = runtime.block_on(publish_programs(&broker, &dir.path().join("cms-1"), "Relay", 12));
+
+    // Two indexers, each with its own index, share the group's partitions.
+    let engine_a = Engine::open(dir.path().join("index-a"), EngineConfig::default()).expect("engine a");
+    let engine_b = Engine::open(dir.path().join("index-b"), EngineConfig::default()).expect("engine b");
+    let config = KafkaConfig { batch_wait: Duration::from_millis(50), ..KafkaConfig::new(broker.address(), "shared") };
+    let stop_a = AtomicBool::new(false);
+    let stop_b = AtomicBool::new(false);
+    let read = |engine: &Engine| {
+        Checkpoint::of(engine).map(|c| c.kafka.get(CONTENT_TOPIC).map_or(0, |p| p.values().sum::<i64>())).unwrap_or(0)
+    };
+    std::thread::scope(|scope| {
+        let _guard = StopAll(vec![&stop_a, &stop_b]);
+        let a = scope.spawn(|| indexer::run(&engine_a, &config, &stop_a));
+        let b = scope.spawn(|| indexer::run(&engine_b, &config, &stop_b));
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Between them they read everything.
+        while (read(&engine_a) + read(&engine_b)) as u64 != first_wave {
+            assert!(Instant::now() < deadline, "the two indexers never read the first wave");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // One goes away; the other takes its partitions and replays them into its own index.
+        stop_a.store(true, Ordering::Relaxed);
+        let progress_a = a.join().expect("thread").expect("indexer a");
+        let second_wave = runtime.block_on(publish_programs(&broker, &dir.path().join("cms-2"), "Encore", 3));
+        while total(&engine_b, "relay") != 12 || total(&engine_b, "encore") != 3 {
+            assert!(Instant::now() < deadline, "the survivor never caught up");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        stop_b.store(true, Ordering::Relaxed);
+        let progress_b = b.join().expect("thread").expect("indexer b");
+        assert!(progress_a.applied > 0 && progress_b.applied > 0, "both took part: {progress_a:?} {progress_b:?}");
+        assert_eq!(read(&engine_b) as u64, first_wave + second_wave, "the survivor's index covers every partition");
+    });
+}
