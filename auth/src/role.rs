@@ -36,15 +36,20 @@ impl Role {
     pub fn includes(self, required: Role) -> bool {
         self >= required
     }
+
+    /// Passes when this role includes `required`; the guard every service shares.
+    pub fn require(self, required: Role) -> Result<()> {
+        if self.includes(required) {
+            Ok(())
+        } else {
+            Err(AuthError::Forbidden(format!("this action needs the {} role", required.as_str())))
+        }
+    }
 }
 
 /// Passes when the verified caller holds `role` (or a higher one).
 pub fn require(claims: &Claims, role: Role) -> Result<()> {
-    if claims.role.includes(role) {
-        Ok(())
-    } else {
-        Err(AuthError::Forbidden(format!("this action needs the {} role", role.as_str())))
-    }
+    claims.role.require(role)
 }
 
 #[cfg(test)]

@@ -6,6 +6,9 @@
 //! token again means it was stolen (or replayed), so the whole family is revoked and both the thief
 //! and the user must log in again. Disabling a user revokes their tokens.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use aws_lc_rs::rand::{SecureRandom, SystemRandom};
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -99,7 +102,16 @@ pub struct TokenPair {
 pub struct AuthService {
     database: Database,
     config: AuthConfig,
+    /// The verifier for the published keys, rebuilt at most every [`VERIFIER_TTL`] (every
+    /// authenticated request needs one; the keys change only on rotation, possibly by another
+    /// process, and a new key signs only after the activation delay, which is longer).
+    verifier: Arc<Mutex<Option<CachedVerifier>>>,
 }
+
+/// A verifier and when it was built.
+type CachedVerifier = (Instant, Arc<Verifier>);
+
+const VERIFIER_TTL: Duration = Duration::from_secs(30);
 
 /// A hash of a random password, verified against when the email is unknown so that a wrong email
 /// costs as much time as a wrong password.
@@ -114,7 +126,7 @@ impl AuthService {
         let database = Database::connect(url).await?;
         // The auth tables use only types both backends share, so one set of migrations serves both.
         database.migrate(sqlx::migrate!("./migrations")).await?;
-        let service = Self { database, config };
+        let service = Self { database, config, verifier: Arc::new(Mutex::new(None)) };
         if service.keys().await?.is_empty() {
             service.add_key().await?;
         }
@@ -272,8 +284,15 @@ impl AuthService {
     }
 
     /// A verifier for tokens this service issues.
-    pub async fn verifier(&self) -> Result<Verifier> {
-        Ok(Verifier::new(&self.jwks().await?, &self.config.issuer, &self.config.audience)?)
+    pub async fn verifier(&self) -> Result<Arc<Verifier>> {
+        if let Some((built, verifier)) = self.verifier.lock().unwrap_or_else(|p| p.into_inner()).as_ref()
+            && built.elapsed() < VERIFIER_TTL
+        {
+            return Ok(Arc::clone(verifier));
+        }
+        let verifier = Arc::new(Verifier::new(&self.jwks().await?, &self.config.issuer, &self.config.audience)?);
+        *self.verifier.lock().unwrap_or_else(|p| p.into_inner()) = Some((Instant::now(), Arc::clone(&verifier)));
+        Ok(verifier)
     }
 
     /// Adds a new key: published at once, signing after the activation delay. The previous key keeps
@@ -281,6 +300,7 @@ impl AuthService {
     /// signed for longer than an access token lives; then it is retired.
     pub async fn rotate_keys(&self) -> Result<String> {
         let kid = self.add_key().await?;
+        *self.verifier.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let now = now_millis();
         let keys = self.keys().await?;
         // Keep the new key and the one before it; retire older ones whose successor has signed for

@@ -25,7 +25,7 @@ use platform::http::{
 use tokio::sync::RwLock;
 use uuid::Uuid;
 
-use crate::content::{Actor, Cms, ListFilter};
+use crate::content::{Actor, Cms, ListFilter, Target};
 use crate::error::CmsError;
 
 /// The routes, resolved once.
@@ -137,20 +137,17 @@ impl CmsApi {
             }
             (Route::Program | Route::Episode, Method::DELETE, Some(id)) => {
                 let kind = if route == Route::Program { ContentKind::Program } else { ContentKind::Episode };
-                expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
-                let item = cms.delete(&actor, id, if_match, trace).await.map_err(failure)?;
+                let item = cms.delete(&actor, Target::new(id, kind), if_match, trace).await.map_err(failure)?;
                 Ok(item_response(StatusCode::OK, &item))
             }
             (Route::ProgramPublish | Route::EpisodePublish, Method::POST, Some(id)) => {
                 let kind = if route == Route::ProgramPublish { ContentKind::Program } else { ContentKind::Episode };
-                expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
-                let item = cms.publish(&actor, id, if_match, trace).await.map_err(failure)?;
+                let item = cms.publish(&actor, Target::new(id, kind), if_match, trace).await.map_err(failure)?;
                 Ok(item_response(StatusCode::OK, &item))
             }
             (Route::ProgramUnpublish | Route::EpisodeUnpublish, Method::POST, Some(id)) => {
                 let kind = if route == Route::ProgramUnpublish { ContentKind::Program } else { ContentKind::Episode };
-                expect_kind(cms.get(&actor, id).await.map_err(failure)?, kind, id)?;
-                let item = cms.unpublish(&actor, id, if_match, trace).await.map_err(failure)?;
+                let item = cms.unpublish(&actor, Target::new(id, kind), if_match, trace).await.map_err(failure)?;
                 Ok(item_response(StatusCode::OK, &item))
             }
             (Route::Audit, Method::GET, None) => {

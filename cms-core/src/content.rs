@@ -6,7 +6,7 @@
 //! Each method checks the caller's role itself (service-level RBAC): EDITOR for content, ADMIN for
 //! the audit log. A gateway in front checks too, but the store does not rely on it.
 
-use auth::{AuthError, Claims, Role};
+use auth::{Claims, Role};
 use chrono::{DateTime, Utc};
 use contracts::{
     Category, ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, DomainError, Episode,
@@ -38,11 +38,27 @@ impl Actor {
     }
 
     fn require(&self, role: Role) -> Result<()> {
-        if self.role.includes(role) {
-            Ok(())
-        } else {
-            Err(AuthError::Forbidden(format!("this action needs the {} role", role.as_str())).into())
-        }
+        Ok(self.role.require(role)?)
+    }
+}
+
+/// The item a change is for: its id, and the kind the caller addressed it as (`/v1/programs/{id}`
+/// must not change an episode). A bare id matches either kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Target {
+    pub id: Uuid,
+    pub kind: Option<ContentKind>,
+}
+
+impl Target {
+    pub fn new(id: Uuid, kind: ContentKind) -> Self {
+        Self { id, kind: Some(kind) }
+    }
+}
+
+impl From<Uuid> for Target {
+    fn from(id: Uuid) -> Self {
+        Self { id, kind: None }
     }
 }
 
@@ -258,7 +274,7 @@ impl Cms {
         traceparent: Option<&str>,
     ) -> Result<Program> {
         let snapshot = self
-            .change(actor, id, expected, traceparent, "update", |current| {
+            .change(actor, Target::new(id, ContentKind::Program), expected, traceparent, "update", |current| {
                 let ContentSnapshot::Program(mut program) = current else {
                     return Err(CmsError::NotFound { kind: "program", id: id.to_string() });
                 };
@@ -299,7 +315,7 @@ impl Cms {
         traceparent: Option<&str>,
     ) -> Result<Episode> {
         let snapshot = self
-            .change(actor, id, expected, traceparent, "update", |current| {
+            .change(actor, Target::new(id, ContentKind::Episode), expected, traceparent, "update", |current| {
                 let ContentSnapshot::Episode(mut episode) = current else {
                     return Err(CmsError::NotFound { kind: "episode", id: id.to_string() });
                 };
@@ -339,12 +355,12 @@ impl Cms {
     pub async fn publish(
         &self,
         actor: &Actor,
-        id: Uuid,
+        target: impl Into<Target>,
         expected: Option<u64>,
         traceparent: Option<&str>,
     ) -> Result<ContentSnapshot> {
         let now = Utc::now();
-        self.change(actor, id, expected, traceparent, "publish", |current| {
+        self.change(actor, target.into(), expected, traceparent, "publish", |current| {
             let mut next = current;
             let date = publish_date_mut(&mut next);
             let when = *date.get_or_insert(PublishDate::from_datetime(now));
@@ -363,11 +379,11 @@ impl Cms {
     pub async fn unpublish(
         &self,
         actor: &Actor,
-        id: Uuid,
+        target: impl Into<Target>,
         expected: Option<u64>,
         traceparent: Option<&str>,
     ) -> Result<ContentSnapshot> {
-        self.change(actor, id, expected, traceparent, "unpublish", |current| {
+        self.change(actor, target.into(), expected, traceparent, "unpublish", |current| {
             let mut next = current;
             set_status(&mut next, ContentStatus::Unpublished);
             Ok((next, EventType::Unpublished))
@@ -380,11 +396,11 @@ impl Cms {
     pub async fn delete(
         &self,
         actor: &Actor,
-        id: Uuid,
+        target: impl Into<Target>,
         expected: Option<u64>,
         traceparent: Option<&str>,
     ) -> Result<ContentSnapshot> {
-        self.change(actor, id, expected, traceparent, "delete", |current| {
+        self.change(actor, target.into(), expected, traceparent, "delete", |current| {
             let mut next = current;
             set_status(&mut next, ContentStatus::Deleted);
             Ok((next, EventType::Deleted))
@@ -406,7 +422,7 @@ impl Cms {
         for row in due {
             let id = parse_uuid(&row.try_get::<String, _>("id")?)?;
             let result = self
-                .change(&actor, id, None, None, "scheduled_publish", |current| {
+                .change(&actor, id.into(), None, None, "scheduled_publish", |current| {
                     if current.status() != ContentStatus::Scheduled {
                         return Err(CmsError::Conflict("no longer scheduled".into()));
                     }
@@ -465,7 +481,7 @@ impl Cms {
     async fn change(
         &self,
         actor: &Actor,
-        id: Uuid,
+        target: Target,
         expected: Option<u64>,
         traceparent: Option<&str>,
         action: &str,
@@ -473,7 +489,11 @@ impl Cms {
     ) -> Result<ContentSnapshot> {
         actor.require(Role::Editor)?;
         let mut tx = self.store.begin().await?;
-        let current = self.load(&mut tx, id, true).await?;
+        let current = self.load(&mut tx, target.id, true).await?;
+        if target.kind.is_some_and(|kind| kind != current.kind()) {
+            let kind = target.kind.map_or("item", ContentKind::as_str);
+            return Err(CmsError::NotFound { kind, id: target.id.to_string() });
+        }
         let current_version = current.version();
         if let Some(expected) = expected
             && expected != current_version

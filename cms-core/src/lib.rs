@@ -16,7 +16,7 @@ mod relay;
 mod store;
 
 pub use api::CmsApi;
-pub use content::{Actor, AuditEntry, Cms, ListFilter, ListPage, MAX_PAGE_SIZE};
+pub use content::{Actor, AuditEntry, Cms, ListFilter, ListPage, MAX_PAGE_SIZE, Target};
 pub use error::{CmsError, Result};
 pub use outbox::{Backlog, Outbox, OutboxRow};
 pub use relay::{RELAY_LEASE, Relay, RelayConfig, RelayError};

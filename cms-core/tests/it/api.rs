@@ -127,6 +127,10 @@ async fn the_workflow_over_http_with_etags() {
         .await;
         assert_eq!(status, StatusCode::OK);
 
+        // An episode is not a program, even by id.
+        let wrong_kind = server.request(reqwest::Method::POST, &format!("/v1/programs/{episode_id}/unpublish"), editor);
+        assert_problem(&answer(wrong_kind.send().await.expect("send")).await, 404, "not_found", None);
+
         let (status, _, _, listing) = answer(
             server
                 .request(

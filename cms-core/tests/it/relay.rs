@@ -65,6 +65,15 @@ async fn consume_until(
     received
 }
 
+/// Every event in the outbox about `program` (its episodes included), in sequence order.
+async fn outbox_events(outbox: &Outbox, program: uuid::Uuid) -> Vec<EventEnvelope> {
+    let rows = outbox.after(0, 100_000).await.expect("outbox rows");
+    rows.iter()
+        .map(|row| serde_json::from_str::<EventEnvelope>(&row.payload).expect("an envelope"))
+        .filter(|event| event.data.program_id() == program)
+        .collect()
+}
+
 fn config(broker: &Broker, topic: &str) -> RelayConfig {
     RelayConfig {
         topic: topic.to_owned(),
@@ -105,13 +114,7 @@ async fn published_changes_reach_the_topic_keyed_with_headers() {
             cms.create_episode(&editor(), program.id, episode_input("Ep 1"), None, Some(trace)).await.expect("ep");
         cms.publish(&editor(), program.id, None, Some(trace)).await.expect("publish");
         cms.publish(&editor(), episode.id, None, Some(trace)).await.expect("publish");
-        let expected: Vec<EventEnvelope> = outbox
-            .after(0, 100)
-            .await
-            .expect("rows")
-            .iter()
-            .map(|r| serde_json::from_str(&r.payload).expect("json"))
-            .collect();
+        let expected = outbox_events(&outbox, program.id).await;
 
         let mut relay = Relay::new(outbox.clone(), config(&broker, topic)).expect("relay");
         drain(&mut relay, &outbox).await;
@@ -160,13 +163,7 @@ async fn events_wait_in_the_outbox_while_the_broker_is_down() {
 
     broker.restart();
     drain(&mut relay, &outbox).await;
-    let expected: Vec<EventEnvelope> = outbox
-        .after(0, 1000)
-        .await
-        .expect("rows")
-        .iter()
-        .map(|r| serde_json::from_str(&r.payload).expect("json"))
-        .collect();
+    let expected = outbox_events(&outbox, program.id).await;
     let received = consume_until(&broker, topic, program.id, |received| {
         expected.iter().all(|want| received.iter().any(|got| got.envelope.event_id == want.event_id))
     })
@@ -241,14 +238,7 @@ async fn two_relays_hand_over_without_breaking_order() {
         relay_a.await.expect("task").expect("relay a");
         relay_b.await.expect("task").expect("relay b");
 
-        let expected: Vec<EventEnvelope> = outbox
-            .after(0, 10_000)
-            .await
-            .expect("rows")
-            .iter()
-            .map(|r| serde_json::from_str(&r.payload).expect("json"))
-            .filter(|e: &EventEnvelope| e.data.program_id() == program.id)
-            .collect();
+        let expected = outbox_events(&outbox, program.id).await;
         let received = consume_until(&broker, topic, program.id, |received| {
             expected.iter().all(|want| received.iter().any(|got| got.envelope.event_id == want.event_id))
         })
