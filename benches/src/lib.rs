@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod ingest;
 pub mod measure;
 pub mod pg;
 pub mod querymix;

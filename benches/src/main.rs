@@ -116,6 +116,25 @@ enum Command {
         #[arg(long, default_value_t = 20_000)]
         events: usize,
     },
+    /// Put content events on a fresh topic and measure events/s from the topic into a committed
+    /// index, beside the broker's own produce and consume rates for the same messages.
+    KafkaIngest {
+        #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS", default_value = "127.0.0.1:9092")]
+        brokers: String,
+        #[arg(long, default_value_t = 200_000)]
+        events: usize,
+    },
+    /// Publish through the CMS API at a steady rate and time each publish until a separate reader
+    /// finds it; with --brokers through the relay and Kafka (beside the broker's own latency),
+    /// without through the embedded outbox feed.
+    Freshness {
+        #[arg(long)]
+        brokers: Option<String>,
+        #[arg(long, default_value_t = 500)]
+        rate: u32,
+        #[arg(long, default_value_t = 20)]
+        seconds: u32,
+    },
 }
 
 fn main() -> Result<()> {
@@ -180,6 +199,18 @@ fn main() -> Result<()> {
         Command::Relay { brokers, topic, events } => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             for report in runtime.block_on(benches::write::relay(&brokers, &topic, events))? {
+                report.print(cli.json);
+            }
+        }
+        Command::KafkaIngest { brokers, events } => {
+            for report in benches::ingest::kafka_ingest(&brokers, events)? {
+                report.print(cli.json);
+            }
+        }
+        Command::Freshness { brokers, rate, seconds } => {
+            let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+            let options = benches::ingest::FreshnessOptions { brokers, rate, seconds };
+            for report in runtime.block_on(benches::ingest::freshness(&options))? {
                 report.print(cli.json);
             }
         }

@@ -13,6 +13,7 @@ mod collector;
 mod error;
 mod highlight;
 mod query;
+mod replica;
 mod request;
 mod schema;
 mod search;
@@ -30,6 +31,7 @@ pub use analysis::{is_cjk, words};
 pub use cache::CacheStats;
 pub use error::{EngineError, Result};
 pub use query::{ParsedQuery, QueryWord, parse as parse_query};
+pub use replica::{Replica, current_generation, new_generation, switch_generation};
 pub use request::{
     FacetCount, Facets, Highlights, Hit, MAX_PER_PAGE, MAX_QUERY_CHARS, MAX_RESULT_WINDOW, SearchRequest,
     SearchResponse, Sort, Suggestion,
@@ -76,12 +78,19 @@ pub struct Engine {
     /// Data derived once per segment (packed column, lexicon); kept current by the reader's warmer.
     segments: Arc<SegmentCache>,
     directory: PathBuf,
+    /// Size and modification time of `meta.json` when this reader last reloaded.
+    last_meta: std::sync::Mutex<Option<(u64, std::time::SystemTime)>>,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine").field("directory", &self.directory).finish_non_exhaustive()
     }
+}
+
+fn meta_stamp(directory: &Path) -> Option<(u64, std::time::SystemTime)> {
+    let metadata = std::fs::metadata(directory.join("meta.json")).ok()?;
+    Some((metadata.len(), metadata.modified().ok()?))
 }
 
 /// Bytes per compressed doc-store block (Tantivy's default is 16 KiB).
@@ -119,7 +128,8 @@ impl Engine {
             .doc_store_cache_num_blocks(config.doc_store_cache_blocks)
             .warmers(vec![Arc::downgrade(&warmer)])
             .try_into()?;
-        Ok(Self { index, reader, fields, caches: Caches::new(config.cache_bytes), segments, directory })
+        let last_meta = std::sync::Mutex::new(meta_stamp(&directory));
+        Ok(Self { index, reader, fields, caches: Caches::new(config.cache_bytes), segments, directory, last_meta })
     }
 
     /// A writer for this index. Only one may exist per directory, across processes.
@@ -135,6 +145,20 @@ impl Engine {
     /// Makes the latest commit visible now rather than when the file watcher notices it.
     pub fn reload(&self) -> Result<()> {
         Ok(self.reader.reload()?)
+    }
+
+    /// Reloads if a commit landed since the last reload (one `stat` when none did). Tantivy's own
+    /// watcher notices another process's commits only every 500 ms; a reader that wants them
+    /// sooner calls this on its own cadence.
+    pub fn reload_if_changed(&self) -> Result<bool> {
+        let stamp = meta_stamp(&self.directory);
+        let mut last = self.last_meta.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if stamp == *last {
+            return Ok(false);
+        }
+        self.reader.reload()?;
+        *last = stamp;
+        Ok(true)
     }
 
     pub fn stats(&self) -> IndexStats {

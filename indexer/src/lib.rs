@@ -8,7 +8,27 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+mod embedded;
 mod kafka;
+mod pipeline;
+mod rebuild;
 
 pub use apply::{Rejection, apply, decode};
-pub use kafka::{Checkpoint, IndexerError, KafkaConfig, Progress, run};
+pub use embedded::{EmbeddedConfig, run_embedded};
+pub use kafka::{KafkaConfig, run};
+pub use pipeline::{Checkpoint, Progress, trace_id};
+pub use rebuild::{Rebuilt, rebuild};
+
+#[derive(Debug, thiserror::Error)]
+pub enum IndexerError {
+    #[error("kafka: {0}")]
+    Kafka(#[from] rdkafka::error::KafkaError),
+    #[error("index: {0}")]
+    Engine(#[from] engine::EngineError),
+    #[error("reading the outbox: {0}")]
+    Outbox(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("stopped before it finished")]
+    Interrupted,
+}

@@ -8,6 +8,7 @@
 
 pub mod db;
 pub mod http;
+pub mod metrics;
 #[cfg(feature = "testing")]
 pub mod testing;
 

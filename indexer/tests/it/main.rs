@@ -1,4 +1,9 @@
-//! The indexer against a real broker (tansu) and the real CMS write path.
+//! The indexer against the real CMS write path: fed from its outbox (embedded mode), and through
+//! the relay and a real broker (tansu; `integration` feature).
 
+mod cms;
+mod embedded;
 #[cfg(feature = "integration")]
 mod kafka;
+#[cfg(feature = "integration")]
+mod process;
