@@ -267,16 +267,21 @@ pub(crate) fn consumer_config(config: &KafkaConfig) -> ClientConfig {
 
 fn handle(batch: &mut Batch, config: &KafkaConfig, message: &BorrowedMessage<'_>) -> Result<(), IndexerError> {
     let payload = message.payload().unwrap_or_default();
-    let traceparent = message
-        .headers()
-        .and_then(|headers| headers.iter().find(|h| h.key == "traceparent"))
-        .and_then(|header| header.value)
-        .and_then(|value| std::str::from_utf8(value).ok());
-    if let Err(rejection) = batch.pipeline.apply(payload, traceparent)? {
+    if let Err(rejection) = batch.pipeline.apply(payload, traceparent(message))? {
         dead_letter(&batch.dead_letters, config, message, &rejection.to_string())?;
     }
     batch.pending.insert((message.topic().to_owned(), message.partition()), message.offset() + 1);
     Ok(())
+}
+
+/// The event's `traceparent` header, which the relay copies from the request that made the change.
+pub(crate) fn traceparent<'a>(message: &'a BorrowedMessage<'_>) -> Option<&'a str> {
+    message
+        .headers()?
+        .iter()
+        .find(|header| header.key == "traceparent")
+        .and_then(|header| header.value)
+        .and_then(|value| std::str::from_utf8(value).ok())
 }
 
 /// Sends an event the indexer cannot apply to the dead-letter topic, with the reason and where

@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use engine::{Engine, EngineConfig};
 use rdkafka::consumer::{BaseConsumer, Consumer};
-use rdkafka::message::{Headers, Message};
+use rdkafka::message::Message;
 use rdkafka::{Offset, TopicPartitionList};
 
 use crate::IndexerError;
-use crate::kafka::{KafkaConfig, consumer_config};
+use crate::kafka::{KafkaConfig, consumer_config, traceparent};
 use crate::pipeline::{Checkpoint, Pipeline, Progress};
 
 /// What a rebuild did.
@@ -86,12 +86,7 @@ fn replay(
         }
         if let Some(polled) = consumer.poll(Duration::from_millis(10)) {
             let message = polled?;
-            let traceparent = message
-                .headers()
-                .and_then(|headers| headers.iter().find(|h| h.key == "traceparent"))
-                .and_then(|header| header.value)
-                .and_then(|value| std::str::from_utf8(value).ok());
-            if let Err(rejection) = pipeline.apply(message.payload().unwrap_or_default(), traceparent)? {
+            if let Err(rejection) = pipeline.apply(message.payload().unwrap_or_default(), traceparent(&message))? {
                 tracing::warn!(partition = message.partition(), offset = message.offset(), reason = %rejection, "skipped");
             }
             checkpoint.kafka.entry(config.topic.clone()).or_default().insert(message.partition(), message.offset() + 1);

@@ -60,11 +60,6 @@ impl Broker {
         }
     }
 
-    /// What the broker logged so far (for a failing test's report).
-    pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("tansu.log")).unwrap_or_default()
-    }
-
     /// Kills the broker (as a crash would).
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {
