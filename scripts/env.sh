@@ -82,3 +82,16 @@ ensure_tansu() {
   rm -rf "$MEDIAMESH_TOOLS_DIR/tansu-build"
   [ -x "$MEDIAMESH_TANSU_BIN" ] || { echo "tansu did not install to $MEDIAMESH_TANSU_BIN" >&2; return 1; }
 }
+
+# redis-server: the gateways' rate-limit tests start their own on free ports (so they can stop
+# and restart it); the shared one on 6379 is started too, for the services run by hand.
+ensure_redis() {
+  if ! command -v redis-server >/dev/null 2>&1; then
+    log "installing Redis"
+    apt_install redis-server
+  fi
+  if ! redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then
+    log "starting Redis on 127.0.0.1:6379"
+    redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --daemonize yes >/dev/null
+  fi
+}

@@ -12,9 +12,8 @@ use http::{Method, StatusCode};
 use platform::http::{
     Request, Response, Routes, answer, authorization, json, method_not_allowed, parse_json, read_body,
 };
-use serde::Deserialize;
 
-use crate::role::Role;
+use crate::forms::{Login, NewUser, RefreshToken, UserChanges};
 use crate::service::{AuthService, ServiceError};
 use crate::token::Claims;
 
@@ -31,36 +30,6 @@ enum Route {
     Me,
     Users,
     User,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Login {
-    email: String,
-    password: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RefreshToken {
-    refresh_token: String,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewUser {
-    email: String,
-    password: String,
-    role: Role,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct UserChanges {
-    #[serde(default)]
-    role: Option<Role>,
-    #[serde(default)]
-    disabled: Option<bool>,
 }
 
 /// The auth HTTP API over the service.

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod catalog;
+pub mod http;
 pub mod ingest;
 pub mod measure;
 pub mod pg;

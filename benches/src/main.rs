@@ -135,6 +135,31 @@ enum Command {
         #[arg(long, default_value_t = 20)]
         seconds: u32,
     },
+    /// gateway-public under load on loopback (the real binary, its own process): a cached query
+    /// mix and unique (uncached) queries, req/s and latency; and the rate-limit decision through
+    /// Redis beside Redis's own round trip.
+    Http {
+        /// An index (`mm-bench index` output) or an index root.
+        #[arg(long)]
+        index: PathBuf,
+        /// The gateway-public binary (default: beside this one).
+        #[arg(long)]
+        gateway_bin: Option<PathBuf>,
+        #[arg(long, default_value_t = 32)]
+        connections: usize,
+        #[arg(long, default_value_t = 10.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 200_000)]
+        unique_queries: usize,
+        #[arg(long)]
+        catalog: Option<PathBuf>,
+        #[arg(long, default_value_t = 7)]
+        seed: u64,
+        #[arg(long, value_delimiter = ',', default_value = "cached,uncached,ratelimit")]
+        scenarios: Vec<String>,
+        #[arg(long, env = "MEDIAMESH_REDIS_URL")]
+        redis_url: Option<String>,
+    },
 }
 
 fn main() -> Result<()> {
@@ -193,6 +218,36 @@ fn main() -> Result<()> {
         Command::CmsWrite { database_url, creates, concurrency } => {
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
             for report in runtime.block_on(benches::write::cms_write(database_url.as_deref(), creates, concurrency))? {
+                report.print(cli.json);
+            }
+        }
+        Command::Http {
+            index,
+            gateway_bin,
+            connections,
+            seconds,
+            unique_queries,
+            catalog,
+            seed,
+            scenarios,
+            redis_url,
+        } => {
+            let vocabulary = vocabulary(catalog.as_deref())?;
+            let gateway_bin = match gateway_bin {
+                Some(path) => path,
+                None => std::env::current_exe()?.with_file_name("gateway-public"),
+            };
+            let options = benches::http::HttpOptions {
+                gateway_bin,
+                index,
+                connections,
+                seconds,
+                unique_queries,
+                seed,
+                scenarios,
+                redis_url,
+            };
+            for report in benches::http::http(&options, &vocabulary)? {
                 report.print(cli.json);
             }
         }

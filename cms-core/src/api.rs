@@ -11,7 +11,7 @@
 
 use std::sync::Arc;
 
-use auth::{Claims, Verifier};
+use auth::{Claims, Keys};
 use contracts::{
     Category, ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, ErrorCode, LanguageCode,
     Problem, UpdateEpisode, UpdateProgram,
@@ -22,7 +22,6 @@ use platform::http::{
     MAX_BODY_BYTES, Request, Response, Routes, answer, authorization, header, json, method_not_allowed, parse_json,
     query_pairs, read_body,
 };
-use tokio::sync::RwLock;
 use uuid::Uuid;
 
 use crate::content::{Actor, Cms, ListFilter, Target};
@@ -46,7 +45,7 @@ enum Route {
 /// The CMS API: the content service and the verifier for its callers' tokens.
 pub struct CmsApi {
     cms: Cms,
-    verifier: RwLock<Verifier>,
+    keys: Keys,
     routes: Routes<Route>,
 }
 
@@ -57,7 +56,8 @@ impl std::fmt::Debug for CmsApi {
 }
 
 impl CmsApi {
-    pub fn new(cms: Cms, verifier: Verifier) -> Arc<Self> {
+    /// `keys` may be one fixed verifier or a set that follows the auth service's rotations.
+    pub fn new(cms: Cms, keys: impl Into<Keys>) -> Arc<Self> {
         let routes = Routes::new(&[
             ("/healthz", Route::Health),
             ("/v1/programs", Route::Programs),
@@ -70,12 +70,7 @@ impl CmsApi {
             ("/v1/episodes/{id}/unpublish", Route::EpisodeUnpublish),
             ("/v1/audit", Route::Audit),
         ]);
-        Arc::new(Self { cms, verifier: RwLock::new(verifier), routes })
-    }
-
-    /// Trusts a new key set (after the auth service rotated its keys).
-    pub async fn replace_verifier(&self, verifier: Verifier) {
-        *self.verifier.write().await = verifier;
+        Arc::new(Self { cms, keys: keys.into(), routes })
     }
 
     /// Answers one request.
@@ -171,7 +166,7 @@ impl CmsApi {
 
     async fn authenticate(&self, request: &Request) -> Result<Claims, Problem> {
         let authorization = authorization(request.headers())?;
-        self.verifier.read().await.verify_bearer(authorization).map_err(|error| {
+        self.keys.verifier().verify_bearer(authorization).map_err(|error| {
             tracing::info!(error = %error, "token refused");
             error.to_problem()
         })

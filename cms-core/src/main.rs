@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use auth::{JwkSet, Verifier};
+use auth::KeySource;
 use clap::Parser;
 use cms_core::{Cms, CmsApi, Outbox, Relay, RelayConfig, Store};
 use tokio::sync::watch;
@@ -42,32 +42,13 @@ async fn main() -> anyhow::Result<()> {
     let store = Store::connect(&url).await.with_context(|| format!("opening {url}"))?;
     let cms = Cms::new(store.clone());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let jwks_url = format!("{}/.well-known/jwks.json", cli.auth_url.trim_end_matches('/'));
-    let verifier = fetch_verifier(&client, &jwks_url, &cli, Duration::from_secs(60)).await?;
-    let api = CmsApi::new(cms.clone(), verifier);
+    let source =
+        KeySource { auth_url: cli.auth_url.clone(), issuer: cli.issuer.clone(), audience: cli.audience.clone() };
+    let keys = source.connect(&client, Duration::from_secs(60)).await?;
+    let api = CmsApi::new(cms.clone(), keys.clone());
     let (stop, stopping) = watch::channel(false);
-
     // Key rotations: refresh the key set every minute.
-    let refresher = {
-        let api = Arc::clone(&api);
-        let mut stopping = stopping.clone();
-        let cli_issuer = (cli.issuer.clone(), cli.audience.clone());
-        tokio::spawn(async move {
-            loop {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_secs(60)) => {}
-                    _ = stopping.changed() => break,
-                }
-                match fetch_set(&client, &jwks_url)
-                    .await
-                    .and_then(|set| Ok(Verifier::new(&set, &cli_issuer.0, &cli_issuer.1)?))
-                {
-                    Ok(verifier) => api.replace_verifier(verifier).await,
-                    Err(error) => tracing::warn!(error = %error, "could not refresh the key set; keeping the last one"),
-                }
-            }
-        })
-    };
+    let refresher = source.follow(client, keys, Duration::from_secs(60), stopping.clone());
 
     // The scheduler: publishes scheduled items when their date comes (safe to run anywhere, any
     // number of times).
@@ -109,30 +90,4 @@ async fn main() -> anyhow::Result<()> {
         relay.await??;
     }
     Ok(())
-}
-
-async fn fetch_set(client: &reqwest::Client, url: &str) -> anyhow::Result<JwkSet> {
-    Ok(client.get(url).send().await?.error_for_status()?.json::<JwkSet>().await?)
-}
-
-/// The first key set, waiting up to `patience` for the auth service to come up.
-async fn fetch_verifier(
-    client: &reqwest::Client,
-    url: &str,
-    cli: &Cli,
-    patience: Duration,
-) -> anyhow::Result<Verifier> {
-    let deadline = tokio::time::Instant::now() + patience;
-    let mut pause = Duration::from_millis(100);
-    loop {
-        match fetch_set(client, url).await {
-            Ok(set) => return Ok(Verifier::new(&set, &cli.issuer, &cli.audience)?),
-            Err(error) if tokio::time::Instant::now() < deadline => {
-                tracing::info!(error = %error, url, "waiting for the auth service's key set");
-                tokio::time::sleep(pause).await;
-                pause = (pause * 2).min(Duration::from_secs(2));
-            }
-            Err(error) => return Err(error.context(format!("fetching {url}"))),
-        }
-    }
 }

@@ -10,6 +10,7 @@ use crate::{Category, ContentKind, ContentStatus, Description, DurationSeconds, 
 /// A program (a podcast or documentary series) as the CMS stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Program {
     pub id: Uuid,
     pub title: Title,
@@ -37,6 +38,7 @@ pub struct Program {
 /// from the program unless the editor set them), so it can be searched without its program.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Episode {
     pub id: Uuid,
     pub program_id: Uuid,
@@ -75,6 +77,7 @@ fn yes() -> bool {
 /// The full state of one item after a change: the `data` of every content event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContentSnapshot {
     Program(Program),
     Episode(Episode),
@@ -130,6 +133,7 @@ impl ContentSnapshot {
 /// `POST /v1/programs`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateProgram {
     pub title: Title,
     #[serde(default)]
@@ -151,6 +155,7 @@ pub struct CreateProgram {
 /// `PATCH /v1/programs/{id}`: only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateProgram {
     pub title: Option<Title>,
     pub description: Option<Description>,
@@ -165,6 +170,7 @@ pub struct UpdateProgram {
 /// `POST /v1/programs/{id}/episodes`. Category and language default to the program's.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CreateEpisode {
     pub title: Title,
     #[serde(default)]
@@ -191,6 +197,7 @@ pub struct CreateEpisode {
 /// `PATCH /v1/episodes/{id}`: only the fields present change.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct UpdateEpisode {
     pub title: Option<Title>,
     pub description: Option<Description>,

@@ -134,6 +134,7 @@ impl PublishDate {
 /// Whether an item is a program (a show) or one of its episodes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContentKind {
     Program,
     Episode,
@@ -159,6 +160,7 @@ impl ContentKind {
 /// Where an item is in the editorial workflow. Only `Published` items are visible to discovery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ContentStatus {
     Draft,
     /// Published with a future publish date: hidden until the scheduler publishes it then.

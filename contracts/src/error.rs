@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 /// match on it, so a code is never renamed or reused for another meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub enum ErrorCode {
     /// The request body is not valid JSON or has the wrong shape.
     MalformedBody,
@@ -102,6 +103,7 @@ impl std::fmt::Display for ErrorCode {
 /// One field at fault, named by its JSON path (`title`, `episodes[3].duration_seconds`) or by its
 /// query parameter (`per_page`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FieldError {
     pub field: String,
     pub message: String,
@@ -110,6 +112,7 @@ pub struct FieldError {
 /// An RFC 9457 `application/problem+json` document with MediaMesh's extension members `code` and
 /// `errors`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Problem {
     #[serde(rename = "type")]
     pub type_uri: String,
@@ -119,6 +122,10 @@ pub struct Problem {
     pub code: ErrorCode,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Seconds the client should wait before retrying; sent as the `Retry-After` header, not in
+    /// the body.
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
 }
 
 impl Problem {
@@ -133,6 +140,7 @@ impl Problem {
             detail: detail.into(),
             code,
             errors: Vec::new(),
+            retry_after: None,
         }
     }
 

@@ -9,13 +9,19 @@
 
 mod category;
 mod content;
+mod discovery;
 mod domain;
 mod error;
 mod events;
 mod language;
+#[cfg(feature = "openapi")]
+mod openapi;
 
 pub use category::{CATEGORIES, Category};
 pub use content::{ContentSnapshot, CreateEpisode, CreateProgram, Episode, Program, UpdateEpisode, UpdateProgram};
+pub use discovery::{
+    FacetValues, Facets, Highlights, Related, SearchHit, SearchPage, Suggestion, Suggestions, ValueCount,
+};
 pub use domain::{ContentKind, ContentStatus, Description, DomainError, DurationSeconds, PublishDate, Title};
 pub use error::{ErrorCode, FieldError, Problem};
 pub use events::{Aggregate, CONTENT_DLQ_TOPIC, CONTENT_TOPIC, EventEnvelope, EventType, SCHEMA_VERSION};

@@ -170,6 +170,12 @@ impl Engine {
         }
     }
 
+    /// Changes with every commit this reader has loaded: results computed under one value stay
+    /// valid until it changes.
+    pub fn searcher_generation(&self) -> u64 {
+        self.reader.searcher().generation().generation_id()
+    }
+
     pub fn cache_stats(&self) -> CacheStats {
         self.caches.stats()
     }

@@ -51,6 +51,12 @@ impl Replica {
         Arc::clone(&self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner()).1)
     }
 
+    /// The live generation's name and engine, read together.
+    pub fn live(&self) -> (String, Arc<Engine>) {
+        let live = self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner());
+        (live.0.clone(), Arc::clone(&live.1))
+    }
+
     /// The live generation's directory name.
     pub fn generation(&self) -> String {
         self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner()).0.clone()

@@ -227,8 +227,19 @@ fn parse_number<T: std::str::FromStr>(name: &str, value: &str) -> Result<T> {
     value.trim().parse().map_err(|_| EngineError::invalid(name, format!("must be a whole number, got {value:?}")))
 }
 
+/// An RFC 3339 date-time, or a calendar date (`2024-05-01`) meaning the whole day: its start for
+/// `published_after`, its last second for `published_before`.
 fn parse_date(name: &str, value: &str) -> Result<i64> {
-    PublishDate::parse(value).map(PublishDate::unix_seconds).map_err(|e| EngineError::invalid(name, e.message))
+    let value = value.trim();
+    let is_day = value.len() == 10 && value.as_bytes().get(4) == Some(&b'-') && value.as_bytes().get(7) == Some(&b'-');
+    let full = match (is_day, name) {
+        (true, "published_before") => format!("{value}T23:59:59Z"),
+        (true, _) => format!("{value}T00:00:00Z"),
+        (false, _) => value.to_owned(),
+    };
+    PublishDate::parse(&full).map(PublishDate::unix_seconds).map_err(|e| {
+        EngineError::invalid(name, format!("must be an RFC 3339 date-time or a date (YYYY-MM-DD): {}", e.message))
+    })
 }
 
 /// One page of results.
@@ -316,6 +327,8 @@ mod tests {
         assert_eq!(request.languages.iter().map(|l| l.code()).collect::<Vec<_>>(), ["en", "pt"]);
         assert_eq!((request.sort, request.page, request.per_page), (Sort::Oldest, 2, 50));
         assert_eq!(request.published_after, Some(1_577_836_800));
+        let days = parse("published_after=2020-01-01&published_before=2020-01-01").expect("whole days");
+        assert_eq!((days.published_after, days.published_before), (Some(1_577_836_800), Some(1_577_923_199)));
         assert_eq!(parse("").expect("empty is a browse").sort, Sort::Newest);
         assert_eq!(parse("q=x").expect("text").sort, Sort::Relevance);
     }

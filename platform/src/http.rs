@@ -43,7 +43,7 @@ where
     loop {
         tokio::select! {
             accepted = listener.accept() => {
-                let (stream, _) = match accepted {
+                let (stream, peer) = match accepted {
                     Ok(connection) => connection,
                     Err(error) => {
                         tracing::warn!(error = %error, "accept failed");
@@ -51,7 +51,8 @@ where
                     }
                 };
                 let handler = Arc::clone(&handler);
-                let service = hyper::service::service_fn(move |request| {
+                let service = hyper::service::service_fn(move |mut request: Request| {
+                    request.extensions_mut().insert(Peer(peer));
                     let response = handler(request);
                     async move { Ok::<_, Infallible>(response.await) }
                 });
@@ -69,6 +70,57 @@ where
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The address of the connection's other end, in every request's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Peer(pub std::net::SocketAddr);
+
+/// The client's address: the connection's peer, or, when the peer is one of `trusted_proxies`, the
+/// last address in `X-Forwarded-For` that is not itself a trusted proxy. A client cannot choose its
+/// address by sending the header itself.
+pub fn client_ip(request: &Request, trusted_proxies: &[std::net::IpAddr]) -> Option<std::net::IpAddr> {
+    let peer = request.extensions().get::<Peer>()?.0.ip();
+    if !trusted_proxies.contains(&peer) {
+        return Some(peer);
+    }
+    let forwarded = request.headers().get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let hops: Vec<std::net::IpAddr> =
+        forwarded.flat_map(|v| v.split(',')).filter_map(|hop| hop.trim().parse().ok()).collect();
+    Some(hops.into_iter().rev().find(|hop| !trusted_proxies.contains(hop)).unwrap_or(peer))
+}
+
+/// A comma-separated list of IP addresses (trusted proxies, say).
+pub fn parse_ips(list: &str) -> Result<Vec<std::net::IpAddr>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|ip| !ip.is_empty())
+        .map(|ip| ip.parse().map_err(|_| format!("{ip:?} is not an IP address")))
+        .collect()
+}
+
+/// Records one answered request: `http_requests_total{route,method,status}` and
+/// `http_request_duration_seconds{route,method}`. `route` is the route's template, never the raw
+/// path, so the label set stays bounded.
+pub fn observe(route: &'static str, method: &http::Method, status: StatusCode, started: std::time::Instant) {
+    let method = method_label(method);
+    metrics::counter!("http_requests_total", "route" => route, "method" => method, "status" => status.as_str().to_owned())
+        .increment(1);
+    metrics::histogram!("http_request_duration_seconds", "route" => route, "method" => method)
+        .record(started.elapsed().as_secs_f64());
+}
+
+fn method_label(method: &http::Method) -> &'static str {
+    match *method {
+        http::Method::GET => "GET",
+        http::Method::HEAD => "HEAD",
+        http::Method::POST => "POST",
+        http::Method::PUT => "PUT",
+        http::Method::PATCH => "PATCH",
+        http::Method::DELETE => "DELETE",
+        http::Method::OPTIONS => "OPTIONS",
+        _ => "OTHER",
+    }
 }
 
 /// A service's route table: paths (matchit syntax, at most one `{id}` parameter) to its route
@@ -128,7 +180,11 @@ pub fn json<T: Serialize>(status: StatusCode, body: &T) -> Response {
 pub fn problem(problem: &Problem) -> Response {
     let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let bytes = serde_json::to_vec(problem).unwrap_or_default();
-    with_type(status, bytes, Problem::CONTENT_TYPE)
+    let mut response = with_type(status, bytes, Problem::CONTENT_TYPE);
+    if let Some(seconds) = problem.retry_after {
+        response.headers_mut().insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn with_type(status: StatusCode, bytes: Vec<u8>, content_type: &'static str) -> Response {

@@ -9,6 +9,8 @@
 pub mod db;
 pub mod http;
 pub mod metrics;
+pub mod ratelimit;
+pub mod resilience;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -1,6 +1,7 @@
 //! Test harness (feature `testing`, for dev-dependencies only): a real Kafka-protocol broker, tansu,
 //! started per test on a free port with its own SQLite storage, stoppable and restartable on the
-//! same data. `scripts/test.sh` installs tansu; `MEDIAMESH_TANSU_BIN` says where.
+//! same data. `scripts/test.sh` installs tansu; `MEDIAMESH_TANSU_BIN` says where. Also the check
+//! that an answer matches its OpenAPI schema, which the gateways' conformance tests share.
 
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
+use serde_json::Value;
 
 #[derive(Debug)]
 pub struct Broker {
@@ -85,4 +87,103 @@ impl Drop for Broker {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Checks `value` against `schema` (the subset of JSON Schema utoipa writes), resolving `$ref`s
+/// in `document`. Objects may not carry properties their schema does not list.
+pub fn conforms(document: &Value, schema: &Value, value: &Value, path: &str) -> Result<(), String> {
+    check(document, schema, value, path, true)
+}
+
+/// The properties `schema` lists, through `$ref`s and `allOf`s.
+fn listed<'a>(document: &'a Value, schema: &'a Value, into: &mut Vec<&'a str>) {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        return listed(document, &document["components"]["schemas"][name], into);
+    }
+    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+        listed(document, part, into);
+    }
+    if let Some(properties) = schema.get("properties").and_then(Value::as_object) {
+        into.extend(properties.keys().map(String::as_str));
+    }
+}
+
+/// `strict`: an object may carry no property the schema does not list (off inside `allOf`, whose
+/// parts each list some; the union is checked once).
+fn check(document: &Value, schema: &Value, value: &Value, path: &str, strict: bool) -> Result<(), String> {
+    if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+        let name = reference.rsplit('/').next().unwrap_or_default();
+        let target = &document["components"]["schemas"][name];
+        if target.is_null() {
+            return Err(format!("{path}: unresolved {reference}"));
+        }
+        return check(document, target, value, path, strict);
+    }
+    for combinator in ["oneOf", "anyOf"] {
+        if let Some(options) = schema.get(combinator).and_then(Value::as_array) {
+            let matches = options.iter().filter(|o| check(document, o, value, path, strict).is_ok()).count();
+            return if matches >= 1 { Ok(()) } else { Err(format!("{path}: {value} matches no {combinator} option")) };
+        }
+    }
+    if let Some(all) = schema.get("allOf").and_then(Value::as_array) {
+        all.iter().try_for_each(|part| check(document, part, value, path, false))?;
+        if let (true, Value::Object(fields)) = (strict, value) {
+            let mut names = Vec::new();
+            listed(document, schema, &mut names);
+            if let Some(name) = fields.keys().find(|name| !names.contains(&name.as_str())) {
+                return Err(format!("{path}.{name}: not in the schema"));
+            }
+        }
+        return Ok(());
+    }
+    let types: Vec<&str> = match schema.get("type") {
+        Some(Value::String(t)) => vec![t.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    if !types.is_empty() {
+        let actual = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let ok = types.contains(&actual) || (actual == "integer" && types.contains(&"number"));
+        if !ok {
+            return Err(format!("{path}: {value} is {actual}, the schema says {types:?}"));
+        }
+    }
+    if let (Some(minimum), Some(number)) = (schema.get("minimum").and_then(Value::as_f64), value.as_f64())
+        && number < minimum
+    {
+        return Err(format!("{path}: {number} < {minimum}"));
+    }
+    if let Value::Object(fields) = value {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for required in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
+            let name = required.as_str().unwrap_or_default();
+            if !fields.contains_key(name) {
+                return Err(format!("{path}: required field {name} missing"));
+            }
+        }
+        if let Some(properties) = properties {
+            for (name, field) in fields {
+                match properties.get(name) {
+                    Some(schema) => check(document, schema, field, &format!("{path}.{name}"), true)?,
+                    None if strict => return Err(format!("{path}.{name}: not in the schema")),
+                    None => {}
+                }
+            }
+        }
+    }
+    if let (Value::Array(items), Some(schema)) = (value, schema.get("items")) {
+        for (n, item) in items.iter().enumerate() {
+            check(document, schema, item, &format!("{path}[{n}]"), true)?;
+        }
+    }
+    Ok(())
 }
