@@ -13,6 +13,7 @@ mod error;
 pub mod forms;
 mod keys;
 mod role;
+pub mod server;
 mod service;
 mod token;
 

@@ -3,37 +3,25 @@
 //! Configuration comes from flags or `MEDIAMESH_*` variables; every default works on one machine
 //! with no servers (a SQLite file under `./data`).
 
-use std::sync::Arc;
-
 use anyhow::Context;
-use auth::{AuthApi, AuthConfig, AuthService};
+use auth::{AuthConfig, AuthService};
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
 #[command(name = "auth", about = "MediaMesh auth service")]
 struct Cli {
-    /// `sqlite://path` or `postgres://…` (default: a SQLite file under MEDIAMESH_DATA_DIR).
-    #[arg(long, env = "MEDIAMESH_DATABASE_URL")]
-    database_url: Option<String>,
+    #[command(flatten)]
+    args: auth::server::Args,
     #[command(subcommand)]
     command: Option<Command>,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serves the HTTP API.
-    Serve {
-        #[arg(long, env = "MEDIAMESH_AUTH_ADDR", default_value = "127.0.0.1:8083")]
-        addr: String,
-    },
-    /// Creates the first ADMIN when no user exists.
-    BootstrapAdmin {
-        #[arg(long, env = "MEDIAMESH_ADMIN_EMAIL")]
-        email: String,
-        /// Prefer the environment variable: arguments show in process listings.
-        #[arg(long, env = "MEDIAMESH_ADMIN_PASSWORD", hide_env_values = true)]
-        password: String,
-    },
+    /// Serves the HTTP API (the default).
+    Serve,
+    /// Creates the first ADMIN when no user exists (MEDIAMESH_ADMIN_EMAIL / MEDIAMESH_ADMIN_PASSWORD).
+    BootstrapAdmin,
     /// Starts signing with a new key; the previous one keeps verifying for a token's lifetime.
     RotateKeys,
 }
@@ -42,35 +30,28 @@ enum Command {
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt().with_env_filter(env_filter()).init();
     let cli = Cli::parse();
-    let url = cli.database_url.unwrap_or_else(platform::db::default_database_url);
-    let service = AuthService::open(&url, AuthConfig::default()).await.with_context(|| format!("opening {url}"))?;
-    let default_serve =
-        || Command::Serve { addr: std::env::var("MEDIAMESH_AUTH_ADDR").unwrap_or_else(|_| "127.0.0.1:8083".into()) };
-    match cli.command.unwrap_or_else(default_serve) {
-        Command::Serve { addr } => {
-            if let (Ok(email), Ok(password)) =
-                (std::env::var("MEDIAMESH_ADMIN_EMAIL"), std::env::var("MEDIAMESH_ADMIN_PASSWORD"))
-                && service.bootstrap_admin(&email, &password).await?.is_some()
-            {
-                tracing::info!(email = %email, "created the first ADMIN");
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => auth::server::run(cli.args, platform::shutdown_signal()).await?,
+        Command::BootstrapAdmin => {
+            let (Some(email), Some(password)) = (&cli.args.admin_email, &cli.args.admin_password) else {
+                anyhow::bail!(
+                    "set MEDIAMESH_ADMIN_EMAIL and MEDIAMESH_ADMIN_PASSWORD (or --admin-email, --admin-password)"
+                );
+            };
+            let service = open(&cli.args).await?;
+            match service.bootstrap_admin(email, password).await? {
+                Some(user) => println!("created ADMIN {} ({})", user.email, user.id),
+                None => println!("users exist already; nothing done"),
             }
-            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
-            tracing::info!(addr = %addr, "auth listening");
-            let api = AuthApi::new(service);
-            platform::http::serve(
-                listener,
-                move |request| Arc::clone(&api).handle(request),
-                platform::shutdown_signal(),
-            )
-            .await?;
         }
-        Command::BootstrapAdmin { email, password } => match service.bootstrap_admin(&email, &password).await? {
-            Some(user) => println!("created ADMIN {} ({})", user.email, user.id),
-            None => println!("users exist already; nothing done"),
-        },
-        Command::RotateKeys => println!("now signing with key {}", service.rotate_keys().await?),
+        Command::RotateKeys => println!("now signing with key {}", open(&cli.args).await?.rotate_keys().await?),
     }
     Ok(())
+}
+
+async fn open(args: &auth::server::Args) -> anyhow::Result<AuthService> {
+    let url = args.database_url();
+    AuthService::open(&url, AuthConfig::default()).await.with_context(|| format!("opening {url}"))
 }
 
 fn env_filter() -> tracing_subscriber::EnvFilter {

@@ -13,6 +13,7 @@ mod content;
 mod error;
 mod outbox;
 mod relay;
+pub mod server;
 mod store;
 
 pub use api::CmsApi;

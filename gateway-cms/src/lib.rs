@@ -11,6 +11,7 @@
 #![forbid(unsafe_code)]
 
 pub mod openapi;
+pub mod server;
 
 use std::net::IpAddr;
 use std::sync::Arc;

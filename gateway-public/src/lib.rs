@@ -9,6 +9,7 @@
 
 pub mod cdn;
 pub mod openapi;
+pub mod server;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -155,6 +156,8 @@ pub struct PublicApi {
     pages: moka::sync::Cache<PageKey, Arc<Page>>,
     metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     openapi: Bytes,
+    /// `Cache-Control` for content answers, rendered once.
+    cache_control: HeaderValue,
 }
 
 impl std::fmt::Debug for PublicApi {
@@ -180,7 +183,18 @@ impl PublicApi {
             })
             .build();
         let openapi = Bytes::from(openapi::document().to_json().unwrap_or_default());
-        Arc::new(Self { replica, keys, limiter, config, routes: Routes::new(ROUTES), pages, metrics, openapi })
+        let cache_control = config.cache.header();
+        Arc::new(Self {
+            replica,
+            keys,
+            limiter,
+            config,
+            routes: Routes::new(ROUTES),
+            pages,
+            metrics,
+            openapi,
+            cache_control,
+        })
     }
 
     pub fn replica(&self) -> &Arc<Replica> {
@@ -254,7 +268,7 @@ impl PublicApi {
                 };
                 let headers = response.headers_mut();
                 headers.insert(ETAG, page.etag.clone());
-                headers.insert(CACHE_CONTROL, self.config.cache.header());
+                headers.insert(CACHE_CONTROL, self.cache_control.clone());
                 headers.insert("surrogate-key", page.surrogate_keys.clone());
                 response
             }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod apply;
+pub mod daemon;
 mod embedded;
 mod kafka;
 mod pipeline;

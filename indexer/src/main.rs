@@ -1,53 +1,15 @@
-//! The indexer daemon. With `MEDIAMESH_KAFKA_BROKERS` set it consumes `mediamesh.content` in a
-//! consumer group; without it, it reads the CMS outbox (`MEDIAMESH_DATABASE_URL`, default the
-//! SQLite file under `MEDIAMESH_DATA_DIR`). Either way it keeps the index under
-//! `MEDIAMESH_DATA_DIR/index` current and serves `/metrics` and `/healthz`.
-//!
-//! `indexer rebuild` replays the topic into a new index generation and switches readers to it.
-//! SIGTERM or Ctrl-C finishes the batch, commits it with its checkpoint, and leaves the group.
+//! The indexer daemon; see `indexer::daemon`. `indexer rebuild` replays the topic into a new index
+//! generation and switches readers to it. SIGTERM or Ctrl-C finishes the batch, commits it with its
+//! checkpoint, and leaves the group.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
-
-use anyhow::Context;
 use clap::{Parser, Subcommand};
-use engine::{EngineConfig, Replica};
-use indexer::{EmbeddedConfig, KafkaConfig, Progress};
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 #[derive(Debug, Parser)]
 #[command(name = "indexer", about = "MediaMesh indexer: content events → discovery index")]
 struct Cli {
-    /// Kafka brokers; without them the indexer reads the CMS outbox (embedded mode).
-    #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS")]
-    brokers: Option<String>,
-    /// One group per discovery node (each keeps a full replica); indexers sharing a group split
-    /// the partitions.
-    #[arg(long, env = "MEDIAMESH_INDEXER_GROUP", default_value = "mediamesh-indexer")]
-    group: String,
-    /// The index root (default: MEDIAMESH_DATA_DIR/index).
-    #[arg(long, env = "MEDIAMESH_INDEX_DIR")]
-    index: Option<PathBuf>,
-    /// The CMS database, read in embedded mode.
-    #[arg(long, env = "MEDIAMESH_DATABASE_URL")]
-    database_url: Option<String>,
-    /// Where `/metrics` and `/healthz` are served.
-    #[arg(long, env = "MEDIAMESH_INDEXER_ADDR", default_value = "127.0.0.1:8084")]
-    addr: String,
-    #[arg(long, default_value_t = 1_000)]
-    batch_max: usize,
-    #[arg(long, default_value_t = 100)]
-    batch_wait_ms: u64,
-    /// A group member silent this long loses its partitions to the others.
-    #[arg(long, default_value_t = 10_000)]
-    session_timeout_ms: u64,
-    /// A stable identity for this indexer in its group (static membership), e.g. the host name:
-    /// restarted with the same one, it takes its partitions back without waiting for a rebalance.
-    #[arg(long, env = "MEDIAMESH_INDEXER_INSTANCE")]
-    instance_id: Option<String>,
+    #[command(flatten)]
+    args: indexer::daemon::Args,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -65,88 +27,14 @@ fn main() -> anyhow::Result<()> {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEDIAMESH_LOG").unwrap_or_else(|_| "info".into()))
         .init();
     let cli = Cli::parse();
-    let root = cli.index.clone().unwrap_or_else(|| {
-        PathBuf::from(std::env::var("MEDIAMESH_DATA_DIR").unwrap_or_else(|_| "data".into())).join("index")
-    });
-    let metrics = platform::metrics::install("indexer");
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = Arc::clone(&stop);
-        runtime.spawn(async move {
-            platform::shutdown_signal().await;
-            tracing::info!("stopping: finishing the batch");
-            stop.store(true, Ordering::Relaxed);
-            let _ = stop_tx.send(true);
-        });
-    }
-    let kafka = cli.brokers.as_ref().map(|brokers| KafkaConfig {
-        batch_max: cli.batch_max,
-        batch_wait: Duration::from_millis(cli.batch_wait_ms),
-        session_timeout: Duration::from_millis(cli.session_timeout_ms),
-        instance_id: cli.instance_id.clone(),
-        ..KafkaConfig::new(brokers.clone(), cli.group.clone())
-    });
-    if matches!(cli.command, Some(Command::Rebuild)) {
-        let config = kafka.context("rebuild replays the Kafka topic: set MEDIAMESH_KAFKA_BROKERS")?;
-        let rebuilt = indexer::rebuild(&root, &config, &stop)?;
-        tracing::info!(generation = %rebuilt.generation, applied = rebuilt.progress.applied, "rebuild done");
-        return Ok(());
-    }
-    let replica =
-        Arc::new(Replica::open(&root, EngineConfig::default()).with_context(|| format!("opening {}", root.display()))?);
-    let listener = runtime.block_on(TcpListener::bind(&cli.addr)).with_context(|| format!("binding {}", cli.addr))?;
-    tracing::info!(addr = %cli.addr, "serving /metrics and /healthz");
-    runtime.spawn(platform::http::serve(
-        listener,
-        move |request: platform::http::Request| {
-            let metrics = metrics.clone();
-            async move {
-                match request.uri().path() {
-                    "/metrics" => platform::metrics::render(&metrics),
-                    "/healthz" => platform::http::json(http::StatusCode::OK, &serde_json::json!({"status": "ok"})),
-                    _ => platform::http::problem(&contracts::Problem::new(
-                        contracts::ErrorCode::NotFound,
-                        "no such route",
-                    )),
-                }
-            }
-        },
-        wait_for(stop_rx.clone()),
-    ));
-    let progress: Progress = match kafka {
-        Some(config) => {
-            tracing::info!(index = %root.display(), group = %config.group_id, "indexing from Kafka");
-            indexer::run(&replica, &config, &stop)?
+    let (stop, stopping) = watch::channel(false);
+    // A thread of its own waits for the signal, so the daemon keeps its runtime to itself.
+    std::thread::spawn(move || {
+        if let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() {
+            runtime.block_on(platform::shutdown_signal());
+            let _ = stop.send(true);
         }
-        None => {
-            let url = cli.database_url.clone().unwrap_or_else(platform::db::default_database_url);
-            tracing::info!(index = %root.display(), database = %url, "indexing from the CMS outbox (embedded mode)");
-            runtime.block_on(async {
-                let store = cms_core::Store::connect(&url).await.with_context(|| format!("opening {url}"))?;
-                let config = EmbeddedConfig {
-                    batch_max: cli.batch_max.try_into().unwrap_or(u32::MAX),
-                    ..EmbeddedConfig::default()
-                };
-                anyhow::Ok(indexer::run_embedded(replica, cms_core::Outbox::new(store), config, stop_rx).await?)
-            })?
-        }
-    };
-    tracing::info!(
-        applied = progress.applied,
-        stale = progress.stale,
-        dead_lettered = progress.dead_lettered,
-        commits = progress.commits,
-        "stopped"
-    );
+    });
+    indexer::daemon::run_daemon(cli.args, matches!(cli.command, Some(Command::Rebuild)), stopping)?;
     Ok(())
-}
-
-async fn wait_for(mut stop: watch::Receiver<bool>) {
-    while !*stop.borrow() {
-        if stop.changed().await.is_err() {
-            return;
-        }
-    }
 }

@@ -36,3 +36,13 @@ pub async fn shutdown_signal() {
         let _ = interrupt.await;
     }
 }
+
+/// Resolves when `stopping` turns true (or its sender is gone): a shutdown future for one of
+/// several services sharing one stop signal.
+pub async fn stopped(mut stopping: tokio::sync::watch::Receiver<bool>) {
+    while !*stopping.borrow() {
+        if stopping.changed().await.is_err() {
+            return;
+        }
+    }
+}

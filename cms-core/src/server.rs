@@ -1,0 +1,89 @@
+//! cms-core as a process: configuration (flags or `MEDIAMESH_*` variables) and the function that
+//! runs it — the HTTP API, the scheduler that publishes scheduled items when their date comes, and,
+//! when Kafka is configured, the outbox relay — until told to stop. The `cms-core` binary and
+//! `mediamesh cms-core` / `mediamesh up` run this.
+//!
+//! Callers' tokens are checked against the auth service's key set (`MEDIAMESH_AUTH_URL`), fetched
+//! at start and refreshed every minute so key rotations are picked up.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use auth::KeySource;
+use tokio::sync::watch;
+
+use crate::{Cms, CmsApi, Outbox, Relay, RelayConfig, Store};
+
+/// cms-core's configuration.
+#[derive(Debug, Clone, clap::Args)]
+pub struct Args {
+    #[arg(long, env = "MEDIAMESH_DATABASE_URL")]
+    pub database_url: Option<String>,
+    #[arg(long, env = "MEDIAMESH_CMS_ADDR", default_value = "127.0.0.1:8082")]
+    pub addr: String,
+    /// Where the auth service publishes its key set.
+    #[arg(long, env = "MEDIAMESH_AUTH_URL", default_value = "http://127.0.0.1:8083")]
+    pub auth_url: String,
+    #[arg(long, env = "MEDIAMESH_AUTH_ISSUER", default_value = "mediamesh-auth")]
+    pub issuer: String,
+    #[arg(long, env = "MEDIAMESH_AUTH_AUDIENCE", default_value = "mediamesh")]
+    pub audience: String,
+    /// Kafka brokers; without them no relay runs (the embedded indexer reads the outbox).
+    #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS")]
+    pub kafka_brokers: Option<String>,
+}
+
+/// Runs the API, the scheduler and (with brokers) the relay until `shutdown` resolves; then stops
+/// accepting, lets requests finish, and lets the relay flush what it has taken.
+pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    let url = args.database_url.clone().unwrap_or_else(platform::db::default_database_url);
+    let store = Store::connect(&url).await.with_context(|| format!("opening {url}"))?;
+    let cms = Cms::new(store.clone());
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
+    let source =
+        KeySource { auth_url: args.auth_url.clone(), issuer: args.issuer.clone(), audience: args.audience.clone() };
+    let keys = source.connect(&client, Duration::from_secs(60)).await?;
+    let api = CmsApi::new(cms.clone(), keys.clone());
+    let (stop, stopping) = watch::channel(false);
+    // Key rotations: refresh the key set every minute.
+    let refresher = source.follow(client, keys, Duration::from_secs(60), stopping.clone());
+    let scheduler = tokio::spawn(schedule(cms, stopping.clone()));
+    let relay = match &args.kafka_brokers {
+        Some(brokers) => {
+            let relay = Relay::new(Outbox::new(store), RelayConfig::new(brokers.clone()))?;
+            tracing::info!(brokers = %brokers, "relaying the outbox to Kafka");
+            Some(tokio::spawn(relay.run(stopping.clone())))
+        }
+        None => None,
+    };
+
+    let listener = tokio::net::TcpListener::bind(&args.addr).await.with_context(|| format!("binding {}", args.addr))?;
+    tracing::info!(addr = %args.addr, "cms-core listening");
+    platform::http::serve(listener, move |request| Arc::clone(&api).handle(request), shutdown).await?;
+    let _ = stop.send(true);
+    let _ = refresher.await;
+    let _ = scheduler.await;
+    if let Some(relay) = relay {
+        relay.await??;
+    }
+    tracing::info!("cms-core stopped");
+    Ok(())
+}
+
+/// Publishes scheduled items when their date comes, every second until `stopping` (safe to run
+/// anywhere, any number of times).
+pub async fn schedule(cms: Cms, mut stopping: watch::Receiver<bool>) {
+    loop {
+        match cms.publish_due(chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(published) => tracing::info!(published, "scheduled items published"),
+            Err(error) => tracing::warn!(error = %error, "scheduler pass failed"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopping.changed() => break,
+        }
+    }
+}

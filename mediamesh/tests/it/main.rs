@@ -1,0 +1,128 @@
+//! `mediamesh up --demo` as a user runs it (the built binary, embedded defaults, no servers): the
+//! demo catalog becomes searchable; an ADMIN logs in through gateway-cms, creates and publishes a
+//! program, and finds it through gateway-public; SIGTERM stops every service cleanly.
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
+}
+
+struct Up {
+    child: Child,
+    log: std::path::PathBuf,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Up {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+async fn wait_for(what: &str, up: &Up, mut check: impl AsyncFnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}\n{}", up.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn up_with_the_demo_serves_discovery_and_editing_end_to_end() {
+    let dir = tempfile::tempdir().expect("dir");
+    let ports: Vec<u16> = (0..5).map(|_| free_port()).collect();
+    let addr = |n: usize| format!("127.0.0.1:{}", ports[n]);
+    let log = dir.path().join("up.log");
+    let child = Command::new(env!("CARGO_BIN_EXE_mediamesh"))
+        .arg("up")
+        .arg("--demo")
+        .args(["--data-dir", &dir.path().join("data").display().to_string()])
+        .args(["--public-addr", &addr(0), "--cms-gateway-addr", &addr(1), "--cms-addr", &addr(2)])
+        .args(["--auth-addr", &addr(3), "--indexer-addr", &addr(4)])
+        .env("MEDIAMESH_ADMIN_EMAIL", "admin@mediamesh.test")
+        .env("MEDIAMESH_ADMIN_PASSWORD", "a long passphrase")
+        .env_remove("MEDIAMESH_KAFKA_BROKERS")
+        .env_remove("MEDIAMESH_REDIS_URL")
+        .env_remove("MEDIAMESH_DATABASE_URL")
+        .env_remove("MEDIAMESH_DATA_DIR")
+        .stdout(std::fs::File::create(&log).expect("log"))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("mediamesh");
+    let up = Up { child, log };
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().expect("client");
+    let public = format!("http://{}", addr(0));
+    let editors = format!("http://{}", addr(1));
+
+    // The demo catalog: 40 programs and 240 episodes in five languages.
+    wait_for("the demo catalog", &up, async || {
+        let Ok(answer) = client.get(format!("{public}/v1/browse?per_page=1")).send().await else { return false };
+        let body: Value = answer.json().await.unwrap_or_default();
+        body["total"] == 280
+    })
+    .await;
+    let languages: Value =
+        client.get(format!("{public}/v1/languages")).send().await.expect("languages").json().await.expect("json");
+    assert_eq!(languages["values"].as_array().map(Vec::len), Some(5), "{languages}");
+
+    // An editor's change reaches discovery.
+    let login: Value = client
+        .post(format!("{editors}/v1/auth/login"))
+        .json(&json!({"email": "admin@mediamesh.test", "password": "a long passphrase"}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let token = login["access_token"].as_str().expect("token").to_owned();
+    let program: Value = client
+        .post(format!("{editors}/v1/programs"))
+        .bearer_auth(&token)
+        .json(&json!({"title": "Zanzibar nights", "category": "music", "language": "en"}))
+        .send()
+        .await
+        .expect("create")
+        .json()
+        .await
+        .expect("json");
+    let id = program["id"].as_str().expect("id").to_owned();
+    let published =
+        client.post(format!("{editors}/v1/programs/{id}/publish")).bearer_auth(&token).send().await.expect("publish");
+    assert_eq!(published.status(), 200);
+    wait_for("the new program in search", &up, async || {
+        let Ok(answer) = client.get(format!("{public}/v1/search?q=zanzibar")).send().await else { return false };
+        let body: Value = answer.json().await.unwrap_or_default();
+        body["hits"][0]["id"] == id.as_str()
+    })
+    .await;
+
+    // SIGTERM: every service stops, and the process exits cleanly.
+    let pid = up.child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill");
+    assert!(killed.success());
+    let mut up = up;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = up.child.try_wait().expect("wait") {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "did not stop\n{}", up.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "{status}\n{}", up.log());
+    let log = up.log();
+    for service in ["auth stopped", "cms-core stopped", "gateway-public stopped", "gateway-cms stopped"] {
+        assert!(log.contains(service), "{service} missing from\n{log}");
+    }
+}
