@@ -28,7 +28,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(env_filter()).init();
+    platform::telemetry::init("auth");
     let cli = Cli::parse();
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => auth::server::run(cli.args, platform::shutdown_signal()).await?,
@@ -52,8 +52,4 @@ async fn main() -> anyhow::Result<()> {
 async fn open(args: &auth::server::Args) -> anyhow::Result<AuthService> {
     let url = args.database_url();
     AuthService::open(&url, AuthConfig::default()).await.with_context(|| format!("opening {url}"))
-}
-
-fn env_filter() -> tracing_subscriber::EnvFilter {
-    tracing_subscriber::EnvFilter::try_from_env("MEDIAMESH_LOG").unwrap_or_else(|_| "info".into())
 }

@@ -87,7 +87,8 @@ impl CmsApi {
         let claims = self.authenticate(&request).await?;
         let actor = Actor::from_claims(&claims);
         let method = request.method().clone();
-        let traceparent = header(request.headers(), "traceparent").map(str::to_owned);
+        // This hop's trace context (a child of the caller's), which the outbox passes on to Kafka.
+        let traceparent = request.extensions().get::<platform::telemetry::TraceContext>().map(|c| c.header());
         let trace = traceparent.as_deref();
         let if_match = if_match(&request)?;
         let cms = &self.cms;

@@ -11,8 +11,6 @@ struct Cli {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEDIAMESH_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
+    platform::telemetry::init("cms-core");
     cms_core::server::run(Cli::parse().args, platform::shutdown_signal()).await
 }

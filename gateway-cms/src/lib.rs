@@ -29,6 +29,7 @@ use platform::http::{
 };
 use platform::ratelimit::{Policies, Policy, RateLimiter};
 use platform::resilience::{OpenCircuit, Upstream, UpstreamConfig};
+use platform::telemetry::{RequestId, TraceContext};
 use sha2::Digest;
 use uuid::Uuid;
 
@@ -167,17 +168,8 @@ pub fn default_policies() -> Policies {
 
 /// Request headers forwarded to the services; everything else a client sends is dropped, so no
 /// client can speak for the gateway (`X-Forwarded-*`, `Forwarded`, `X-Real-IP`, internal headers).
-const FORWARDED_REQUEST_HEADERS: &[&str] = &[
-    "authorization",
-    "content-type",
-    "accept",
-    "if-match",
-    "if-none-match",
-    "idempotency-key",
-    "traceparent",
-    "tracestate",
-    "x-request-id",
-];
+const FORWARDED_REQUEST_HEADERS: &[&str] =
+    &["authorization", "content-type", "accept", "if-match", "if-none-match", "idempotency-key", "tracestate"];
 
 /// Response headers passed back to the client.
 const FORWARDED_RESPONSE_HEADERS: &[&str] = &["content-type", "etag", "location", "retry-after"];
@@ -345,6 +337,17 @@ impl CmsGateway {
             && let Ok(value) = HeaderValue::from_str(&ip.to_string())
         {
             headers.insert("x-forwarded-for", value);
+        }
+        // The trace goes on with this hop as the parent; the request keeps its id.
+        if let Some(context) = parts.extensions.get::<TraceContext>()
+            && let Ok(value) = HeaderValue::from_str(&context.header())
+        {
+            headers.insert("traceparent", value);
+        }
+        if let Some(id) = parts.extensions.get::<RequestId>()
+            && let Ok(value) = HeaderValue::from_str(&id.0)
+        {
+            headers.insert("x-request-id", value);
         }
         let safe_to_repeat = matches!(method, Method::GET | Method::HEAD | Method::PUT | Method::DELETE)
             || parts.headers.contains_key("idempotency-key");

@@ -23,9 +23,7 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEDIAMESH_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
+    platform::telemetry::init("indexer");
     let cli = Cli::parse();
     let (stop, stopping) = watch::channel(false);
     // A thread of its own waits for the signal, so the daemon keeps its runtime to itself.

@@ -44,10 +44,16 @@ struct RelayArgs {
 }
 
 fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("MEDIAMESH_LOG").unwrap_or_else(|_| "info".into()))
-        .init();
     let cli = Cli::parse();
+    platform::telemetry::init(match &cli.command {
+        Command::Up(_) => "mediamesh",
+        Command::GatewayPublic(_) => "gateway-public",
+        Command::GatewayCms(_) => "gateway-cms",
+        Command::CmsCore(_) => "cms-core",
+        Command::Auth(_) => "auth",
+        Command::Indexer(_) => "indexer",
+        Command::Relay(_) => "relay",
+    });
     if let Command::Indexer(args) = cli.command {
         // The daemon runs its own runtime; a small one waits for the signal.
         let (stop, stopping) = watch::channel(false);

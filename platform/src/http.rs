@@ -22,6 +22,9 @@ use hyper_util::server::graceful::GracefulShutdown;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use tokio::net::TcpListener;
+use tracing::Instrument;
+
+use crate::telemetry::{RequestId, TraceContext};
 
 pub type Request = hyper::Request<Incoming>;
 pub type Response = hyper::Response<Full<Bytes>>;
@@ -53,7 +56,7 @@ where
                 let handler = Arc::clone(&handler);
                 let service = hyper::service::service_fn(move |mut request: Request| {
                     request.extensions_mut().insert(Peer(peer));
-                    let response = handler(request);
+                    let response = traced(request, &*handler);
                     async move { Ok::<_, Infallible>(response.await) }
                 });
                 let connection = builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned();
@@ -70,6 +73,68 @@ where
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Runs `handler` for `request` inside the request's trace (see [`observe_request`]): what
+/// [`serve`] does for every request, for servers that run their own accept loop.
+pub fn traced<H, F>(mut request: Request, handler: &H) -> impl Future<Output = Response> + Send + use<H, F>
+where
+    H: Fn(Request) -> F + ?Sized,
+    F: Future<Output = Response> + Send + 'static,
+{
+    let (span, context, id) = observe_request(&mut request);
+    let started = std::time::Instant::now();
+    let response = handler(request).instrument(span.clone());
+    async move {
+        let mut response = response.await;
+        finish(&span, &mut response, &context, &id, started);
+        response
+    }
+}
+
+/// Starts a request's trace: its context (a child of the caller's `traceparent`, or a new trace)
+/// and id go into the request's extensions and into the span its handling runs in, so every log
+/// line of the request carries `request_id`, `trace_id` and `span_id`.
+fn observe_request(request: &mut Request) -> (tracing::Span, TraceContext, RequestId) {
+    let parent = header(request.headers(), "traceparent").and_then(TraceContext::parse);
+    let context = TraceContext::child_of(parent.as_ref());
+    let id = RequestId::from_header(header(request.headers(), "x-request-id"));
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id.0,
+        trace_id = %context.trace_id,
+        span_id = %context.span_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    request.extensions_mut().insert(context.clone());
+    request.extensions_mut().insert(id.clone());
+    (span, context, id)
+}
+
+/// Logs the answered request and gives the caller its `traceparent` and `x-request-id`.
+fn finish(
+    span: &tracing::Span,
+    response: &mut Response,
+    context: &TraceContext,
+    id: &RequestId,
+    started: std::time::Instant,
+) {
+    let status = response.status().as_u16();
+    let millis = started.elapsed().as_secs_f64() * 1000.0;
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(status, duration_ms = millis, "answered");
+        } else {
+            tracing::info!(status, duration_ms = millis, "answered");
+        }
+    });
+    if let Ok(value) = HeaderValue::from_str(&context.header()) {
+        response.headers_mut().insert("traceparent", value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&id.0) {
+        response.headers_mut().insert("x-request-id", value);
+    }
 }
 
 /// The address of the connection's other end, in every request's extensions.

@@ -11,6 +11,7 @@ pub mod http;
 pub mod metrics;
 pub mod ratelimit;
 pub mod resilience;
+pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 

@@ -196,7 +196,14 @@ async fn only_safe_requests_are_retried_and_client_headers_are_filtered() {
     )
     .await;
     assert_eq!(status, 503);
-    assert_eq!(seen.lock().expect("log").len(), 1, "not retried");
+    let requests = seen.lock().expect("log").clone();
+    assert_eq!(requests.len(), 1, "not retried");
+    // The trace goes on (same trace id) with the gateway's own span as the parent.
+    let head = requests[0].to_lowercase();
+    let forwarded = head.lines().find_map(|l| l.strip_prefix("traceparent: ")).expect("a traceparent").trim();
+    assert!(forwarded.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{forwarded}");
+    assert!(!forwarded.contains("00f067aa0ba902b7"), "a new span id: {forwarded}");
+    assert!(head.contains("x-request-id: "), "{head}");
 
     // With an Idempotency-Key it is retried, with the same key, and the retry's answer is returned.
     let (upstream, seen) = scripted_upstream(vec![503, 201]).await;

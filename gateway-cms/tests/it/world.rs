@@ -48,7 +48,7 @@ impl Server {
                 let handler = Arc::clone(&handler);
                 let service = hyper::service::service_fn(move |mut request: platform::http::Request| {
                     request.extensions_mut().insert(platform::http::Peer(peer));
-                    let response = handler(request);
+                    let response = platform::http::traced(request, &*handler);
                     async move { Ok::<_, std::convert::Infallible>(response.await) }
                 });
                 let connection =

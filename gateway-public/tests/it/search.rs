@@ -345,6 +345,20 @@ async fn operations_routes_answer() {
     let client = client();
     let (status, _, body) = get(&client, &gateway.url("/healthz"), None).await;
     assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+    // Every answer carries the trace it belongs to and the request's id.
+    let traced = client
+        .get(gateway.url("/v1/search?q=sea"))
+        .header("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
+        .header("x-request-id", "req-42")
+        .send()
+        .await
+        .expect("traced");
+    let traceparent = traced.headers()["traceparent"].to_str().expect("ascii").to_owned();
+    assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"), "{traceparent}");
+    assert!(!traceparent.contains("00f067aa0ba902b7"), "this hop's own span: {traceparent}");
+    assert_eq!(traced.headers()["x-request-id"], "req-42");
+    let fresh = client.get(gateway.url("/v1/search?q=sea")).send().await.expect("fresh");
+    assert!(fresh.headers().contains_key("traceparent") && fresh.headers().contains_key("x-request-id"));
     let (status, _, body) = get(&client, &gateway.url("/readyz"), None).await;
     assert_eq!(status, 200, "{body}");
     // Ten published items, and the draft's version marker (kept so a late event cannot resurrect it).
