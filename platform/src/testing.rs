@@ -60,6 +60,39 @@ impl Broker {
             assert!(Instant::now() < deadline, "tansu did not start listening on {}", self.port);
             std::thread::sleep(Duration::from_millis(20));
         }
+        self.index_headers();
+    }
+
+    /// tansu 0.6's SQLite schema has no index on its `header` table, and it reads a fetched
+    /// record's headers one record at a time: each lookup scans every header stored, so consuming
+    /// a topic of n messages with headers costs O(n²) and a 50,000-event topic stalls the broker
+    /// (group heartbeats then time out). An index on the lookup key makes each lookup O(log n).
+    fn index_headers(&self) {
+        let url = format!("sqlite://{}", self.dir.path().join("tansu.db").display());
+        let indexed = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            runtime.block_on(async {
+                let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect(&url).await.ok()?;
+                let deadline = Instant::now() + Duration::from_secs(10);
+                // The broker creates its tables as it starts; wait for them.
+                loop {
+                    let created = sqlx::query(
+                        "CREATE INDEX IF NOT EXISTS mediamesh_header_lookup ON header (topition, offset_id)",
+                    )
+                    .execute(&pool)
+                    .await;
+                    match created {
+                        Ok(_) => return Some(()),
+                        Err(_) if Instant::now() < deadline => tokio::time::sleep(Duration::from_millis(50)).await,
+                        Err(_) => return None,
+                    }
+                }
+            })
+        })
+        .join()
+        .ok()
+        .flatten();
+        assert!(indexed.is_some(), "could not index tansu's header table in {}", self.dir.path().display());
     }
 
     /// Kills the broker (as a crash would).
