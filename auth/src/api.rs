@@ -23,6 +23,8 @@ const MAX_AUTH_BODY_BYTES: usize = 16 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Health,
+    Ready,
+    Metrics,
     Jwks,
     Login,
     Refresh,
@@ -48,6 +50,8 @@ impl AuthApi {
     pub fn new(service: AuthService) -> Arc<Self> {
         let routes = Routes::new(&[
             ("/healthz", Route::Health),
+            ("/readyz", Route::Ready),
+            ("/metrics", Route::Metrics),
             ("/.well-known/jwks.json", Route::Jwks),
             ("/v1/auth/login", Route::Login),
             ("/v1/auth/refresh", Route::Refresh),
@@ -60,7 +64,10 @@ impl AuthApi {
     }
 
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        answer(self.route(request).await)
+        let template = self.routes.template(request.uri().path());
+        let mut response = answer(self.route(request).await);
+        response.extensions_mut().insert(template);
+        response
     }
 
     async fn route(&self, request: Request) -> Result<Response, Problem> {
@@ -68,6 +75,18 @@ impl AuthApi {
         let service = &self.service;
         match (route, request.method().clone()) {
             (Route::Health, Method::GET) => Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+            (Route::Ready, Method::GET) => Ok(match service.jwks().await {
+                Ok(_) => {
+                    json(StatusCode::OK, &serde_json::json!({"status": "ready", "checks": {"store": {"ok": true}}}))
+                }
+                Err(error) => json(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &serde_json::json!({"status": "unready", "checks": {"store": {"ok": false, "error": error.to_string()}}}),
+                ),
+            }),
+            (Route::Metrics, Method::GET) => platform::metrics::current().ok_or_else(|| {
+                Problem::new(contracts::ErrorCode::NotFound, "metrics are not recorded in this process")
+            }),
             (Route::Jwks, Method::GET) => {
                 let mut response = json(StatusCode::OK, &service.jwks().await.map_err(failure)?);
                 // Verifiers may cache the set briefly; rotation keeps the old key published longer.

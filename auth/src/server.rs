@@ -34,6 +34,7 @@ impl Args {
 /// Opens the service's database, creates the first ADMIN if configured and none exists, and serves
 /// the API until `shutdown` resolves.
 pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    platform::metrics::install("auth");
     let url = args.database_url();
     let service = AuthService::open(&url, AuthConfig::default()).await.with_context(|| format!("opening {url}"))?;
     if let (Some(email), Some(password)) = (&args.admin_email, &args.admin_password)

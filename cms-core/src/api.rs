@@ -31,6 +31,8 @@ use crate::error::CmsError;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Route {
     Health,
+    Ready,
+    Metrics,
     Programs,
     Program,
     ProgramPublish,
@@ -60,6 +62,8 @@ impl CmsApi {
     pub fn new(cms: Cms, keys: impl Into<Keys>) -> Arc<Self> {
         let routes = Routes::new(&[
             ("/healthz", Route::Health),
+            ("/readyz", Route::Ready),
+            ("/metrics", Route::Metrics),
             ("/v1/programs", Route::Programs),
             ("/v1/programs/{id}", Route::Program),
             ("/v1/programs/{id}/publish", Route::ProgramPublish),
@@ -75,14 +79,23 @@ impl CmsApi {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        answer(self.route(request).await)
+        let template = self.routes.template(request.uri().path());
+        let mut response = answer(self.route(request).await);
+        response.extensions_mut().insert(template);
+        response
     }
 
     async fn route(&self, request: Request) -> Result<Response, Problem> {
         let (route, id) = self.routes.resolve(request.uri().path())?;
         let id = id.as_deref().map(parse_id).transpose()?;
-        if route == Route::Health {
-            return Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"})));
+        match route {
+            Route::Health => return Ok(json(StatusCode::OK, &serde_json::json!({"status": "ok"}))),
+            Route::Ready => return Ok(self.readiness().await),
+            Route::Metrics => {
+                return platform::metrics::current()
+                    .ok_or_else(|| Problem::new(ErrorCode::NotFound, "metrics are not recorded in this process"));
+            }
+            _ => {}
         }
         let claims = self.authenticate(&request).await?;
         let actor = Actor::from_claims(&claims);
@@ -162,6 +175,23 @@ impl CmsApi {
                 Ok(json(StatusCode::OK, &serde_json::json!({ "entries": entries })))
             }
             _ => Err(method_not_allowed()),
+        }
+    }
+
+    /// `/readyz`: the store answers; the outbox backlog says whether the relay keeps up.
+    async fn readiness(&self) -> Response {
+        let outbox = crate::Outbox::new(self.cms.store().clone());
+        match outbox.backlog().await {
+            Ok(backlog) => json(
+                StatusCode::OK,
+                &serde_json::json!({"status": "ready", "checks": {"store": {"ok": true}, "outbox": {
+                    "unsent": backlog.rows, "oldest_age_ms": backlog.oldest_age_millis
+                }}}),
+            ),
+            Err(error) => json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &serde_json::json!({"status": "unready", "checks": {"store": {"ok": false, "error": error.to_string()}}}),
+            ),
         }
     }
 

@@ -38,6 +38,7 @@ pub struct Args {
 /// Runs the API, the scheduler and (with brokers) the relay until `shutdown` resolves; then stops
 /// accepting, lets requests finish, and lets the relay flush what it has taken.
 pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyhow::Result<()> {
+    platform::metrics::install("cms-core");
     let url = args.database_url.clone().unwrap_or_else(platform::db::default_database_url);
     let store = Store::connect(&url).await.with_context(|| format!("opening {url}"))?;
     let cms = Cms::new(store.clone());
@@ -50,6 +51,7 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     // Key rotations: refresh the key set every minute.
     let refresher = source.follow(client, keys, Duration::from_secs(60), stopping.clone());
     let scheduler = tokio::spawn(schedule(cms, stopping.clone()));
+    let gauges = tokio::spawn(report_outbox(Outbox::new(store.clone()), stopping.clone()));
     let relay = match &args.kafka_brokers {
         Some(brokers) => {
             let relay = Relay::new(Outbox::new(store), RelayConfig::new(brokers.clone()))?;
@@ -65,6 +67,7 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     let _ = stop.send(true);
     let _ = refresher.await;
     let _ = scheduler.await;
+    let _ = gauges.await;
     if let Some(relay) = relay {
         relay.await??;
     }
@@ -83,6 +86,20 @@ pub async fn schedule(cms: Cms, mut stopping: watch::Receiver<bool>) {
         }
         tokio::select! {
             () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stopping.changed() => break,
+        }
+    }
+}
+
+/// `outbox_backlog_rows` and `outbox_oldest_age_seconds`, every five seconds until `stopping`.
+pub async fn report_outbox(outbox: Outbox, mut stopping: watch::Receiver<bool>) {
+    loop {
+        if let Ok(backlog) = outbox.backlog().await {
+            metrics::gauge!("outbox_backlog_rows").set(backlog.rows as f64);
+            metrics::gauge!("outbox_oldest_age_seconds").set(backlog.oldest_age_millis as f64 / 1000.0);
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(5)) => {}
             _ = stopping.changed() => break,
         }
     }

@@ -36,11 +36,7 @@ impl Replica {
         std::fs::create_dir_all(&root)?;
         let name = match current_generation(&root)? {
             Some(name) => name,
-            None => {
-                let (name, _) = new_generation(&root)?;
-                switch_generation(&root, &name)?;
-                name
-            }
+            None => first_generation(&root)?,
         };
         let engine = Arc::new(Engine::open(root.join(&name), config.clone())?);
         Ok(Self { root, config, live: RwLock::new((name, engine)) })
@@ -86,6 +82,34 @@ impl Replica {
         self.refresh()?;
         self.engine().reload_if_changed()?;
         Ok(())
+    }
+}
+
+/// The first generation of a new root, `gen-0`. Several processes may open a new root at once (a
+/// node's indexer and gateway start together): the one that creates the directory makes it live,
+/// the others wait for `CURRENT` to name it.
+fn first_generation(root: &Path) -> Result<String> {
+    const FIRST: &str = "gen-0";
+    match std::fs::create_dir(root.join(FIRST)) {
+        Ok(()) => {
+            switch_generation(root, FIRST)?;
+            Ok(FIRST.to_owned())
+        }
+        Err(error) if error.kind() == std::io::ErrorKind::AlreadyExists => {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+            loop {
+                if let Some(name) = current_generation(root)? {
+                    return Ok(name);
+                }
+                if std::time::Instant::now() >= deadline {
+                    // Its creator died before switching to it.
+                    switch_generation(root, FIRST)?;
+                    return Ok(FIRST.to_owned());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        Err(error) => Err(error.into()),
     }
 }
 
@@ -208,5 +232,26 @@ mod tests {
         assert!(switch_generation(dir.path(), "../elsewhere").is_err());
         std::fs::write(dir.path().join(CURRENT), "not-a-generation\n").expect("write");
         assert!(current_generation(dir.path()).is_err(), "a bad pointer is an error, not a new index");
+    }
+
+    #[test]
+    fn processes_opening_a_new_root_at_once_agree_on_one_generation() {
+        for _ in 0..10 {
+            let dir = tempfile::tempdir().expect("dir");
+            let barrier = std::sync::Barrier::new(4);
+            let names: Vec<String> = std::thread::scope(|scope| {
+                let handles: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            barrier.wait();
+                            Replica::open(dir.path(), EngineConfig::default()).expect("open").generation()
+                        })
+                    })
+                    .collect();
+                handles.into_iter().map(|h| h.join().expect("thread")).collect()
+            });
+            assert!(names.iter().all(|n| *n == names[0]), "{names:?}");
+            assert_eq!(current_generation(dir.path()).expect("current"), Some(names[0].clone()));
+        }
     }
 }

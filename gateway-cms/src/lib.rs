@@ -15,7 +15,7 @@ pub mod server;
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use auth::forms::{Login, NewUser, RefreshToken, UserChanges};
 use auth::{Claims, Keys, Role};
@@ -239,13 +239,11 @@ impl CmsGateway {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let (template, response) = match self.routes.resolve(request.uri().path()) {
+        let (template, mut response) = match self.routes.resolve(request.uri().path()) {
             Ok((route, id)) => (route.template(), self.route(route, id, request).await),
             Err(missing) => ("unmatched", problem(&missing)),
         };
-        platform::http::observe(template, &method, response.status(), started);
+        response.extensions_mut().insert(platform::http::RouteTemplate(template));
         response
     }
 

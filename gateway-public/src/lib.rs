@@ -207,13 +207,11 @@ impl PublicApi {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        let started = Instant::now();
-        let method = request.method().clone();
-        let (template, response) = match self.routes.resolve(request.uri().path()) {
+        let (template, mut response) = match self.routes.resolve(request.uri().path()) {
             Ok((route, id)) => (route.template(), self.route(route, id, request).await),
             Err(missing) => ("unmatched", problem(&missing)),
         };
-        platform::http::observe(template, &method, response.status(), started);
+        response.extensions_mut().insert(platform::http::RouteTemplate(template));
         response
     }
 
@@ -438,7 +436,17 @@ impl PublicApi {
             Route::Health => json(StatusCode::OK, &serde_json::json!({"status": "ok"})),
             Route::Ready => self.readiness().await,
             Route::Metrics => match &self.metrics {
-                Some(handle) => platform::metrics::render(handle),
+                Some(handle) => {
+                    let (_, engine) = self.replica.live();
+                    let (cache, index) = (engine.cache_stats(), engine.stats());
+                    metrics::gauge!("engine_cache_hits").set(cache.hits as f64);
+                    metrics::gauge!("engine_cache_misses").set(cache.misses as f64);
+                    metrics::gauge!("engine_cache_bytes").set(cache.weighted_bytes as f64);
+                    metrics::gauge!("page_cache_entries").set(self.pages.entry_count() as f64);
+                    metrics::gauge!("index_documents").set(index.documents as f64);
+                    metrics::gauge!("index_segments").set(index.segments as f64);
+                    platform::metrics::render(handle)
+                }
                 None => problem(&Problem::new(ErrorCode::NotFound, "metrics are not recorded in this process")),
             },
             _ => {

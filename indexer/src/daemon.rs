@@ -85,20 +85,44 @@ pub fn run_daemon(args: Args, rebuild: bool, stopping: watch::Receiver<bool>) ->
     let replica =
         Arc::new(Replica::open(&root, EngineConfig::default()).with_context(|| format!("opening {}", root.display()))?);
     let listener = runtime.block_on(TcpListener::bind(&args.addr)).with_context(|| format!("binding {}", args.addr))?;
-    tracing::info!(addr = %args.addr, "serving /metrics and /healthz");
+    tracing::info!(addr = %args.addr, "serving /metrics, /healthz and /readyz");
+    let served = Arc::clone(&replica);
     runtime.spawn(platform::http::serve(
         listener,
         move |request: platform::http::Request| {
             let metrics = metrics.clone();
+            let replica = Arc::clone(&served);
             async move {
-                match request.uri().path() {
-                    "/metrics" => platform::metrics::render(&metrics),
-                    "/healthz" => platform::http::json(http::StatusCode::OK, &serde_json::json!({"status": "ok"})),
-                    _ => platform::http::problem(&contracts::Problem::new(
-                        contracts::ErrorCode::NotFound,
-                        "no such route",
-                    )),
-                }
+                let (template, mut response) = match request.uri().path() {
+                    "/metrics" => {
+                        let stats = replica.engine().stats();
+                        metrics::gauge!("index_documents").set(stats.documents as f64);
+                        metrics::gauge!("index_segments").set(stats.segments as f64);
+                        ("/metrics", platform::metrics::render(&metrics))
+                    }
+                    "/healthz" => {
+                        ("/healthz", platform::http::json(http::StatusCode::OK, &serde_json::json!({"status": "ok"})))
+                    }
+                    "/readyz" => {
+                        let (generation, engine) = replica.live();
+                        let stats = engine.stats();
+                        let checkpoint = crate::Checkpoint::of(&engine).ok();
+                        let body = serde_json::json!({"status": "ready", "checks": {"index": {
+                            "ok": true, "generation": generation, "documents": stats.documents,
+                            "checkpoint": checkpoint.map(|c| serde_json::json!({"kafka": c.kafka, "outbox": c.outbox})),
+                        }}});
+                        ("/readyz", platform::http::json(http::StatusCode::OK, &body))
+                    }
+                    _ => (
+                        "unmatched",
+                        platform::http::problem(&contracts::Problem::new(
+                            contracts::ErrorCode::NotFound,
+                            "no such route",
+                        )),
+                    ),
+                };
+                response.extensions_mut().insert(platform::http::RouteTemplate(template));
+                response
             }
         },
         platform::stopped(stop_rx.clone()),

@@ -84,10 +84,13 @@ where
 {
     let (span, context, id) = observe_request(&mut request);
     let started = std::time::Instant::now();
+    let method = request.method().clone();
     let response = handler(request).instrument(span.clone());
     async move {
         let mut response = response.await;
         finish(&span, &mut response, &context, &id, started);
+        let route = response.extensions().get::<RouteTemplate>().map_or("unmatched", |r| r.0);
+        observe(route, &method, response.status(), started);
         response
     }
 }
@@ -136,6 +139,11 @@ fn finish(
         response.headers_mut().insert("x-request-id", value);
     }
 }
+
+/// The route template that answered (`/v1/programs/{id}`), which a service puts in its response's
+/// extensions; request metrics are labelled with it, never with the raw path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteTemplate(pub &'static str);
 
 /// The address of the connection's other end, in every request's extensions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -192,16 +200,16 @@ fn method_label(method: &http::Method) -> &'static str {
 /// values.
 #[derive(Debug)]
 pub struct Routes<R> {
-    router: matchit::Router<R>,
+    router: matchit::Router<(R, &'static str)>,
 }
 
 impl<R: Copy> Routes<R> {
     /// The table is fixed at build time; a conflicting entry is logged (and caught by any test of
     /// the service, since its route would not resolve).
-    pub fn new(table: &[(&str, R)]) -> Self {
+    pub fn new(table: &[(&'static str, R)]) -> Self {
         let mut router = matchit::Router::new();
         for &(path, route) in table {
-            if let Err(error) = router.insert(path, route) {
+            if let Err(error) = router.insert(path, (route, path)) {
                 tracing::error!(path, error = %error, "route table");
             }
         }
@@ -211,9 +219,14 @@ impl<R: Copy> Routes<R> {
     /// The route for `path` and its `{id}` parameter; a problem (404) when none matches.
     pub fn resolve(&self, path: &str) -> Result<(R, Option<String>), Problem> {
         match self.router.at(path) {
-            Ok(matched) => Ok((*matched.value, matched.params.get("id").map(str::to_owned))),
+            Ok(matched) => Ok((matched.value.0, matched.params.get("id").map(str::to_owned))),
             Err(_) => Err(Problem::new(ErrorCode::NotFound, format!("no route for {path}"))),
         }
+    }
+
+    /// The template of the route `path` takes (`unmatched` when none), for metrics labels.
+    pub fn template(&self, path: &str) -> RouteTemplate {
+        RouteTemplate(self.router.at(path).map_or("unmatched", |matched| matched.value.1))
     }
 }
 

@@ -54,3 +54,8 @@ pub fn render(handle: &PrometheusHandle) -> Response {
         .insert(http::header::CONTENT_TYPE, http::HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"));
     response
 }
+
+/// `GET /metrics` for this process's recorder; `None` when none was installed.
+pub fn current() -> Option<Response> {
+    HANDLE.get().map(render)
+}

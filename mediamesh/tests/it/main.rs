@@ -2,6 +2,9 @@
 //! demo catalog becomes searchable; an ADMIN logs in through gateway-cms, creates and publishes a
 //! program, and finds it through gateway-public; SIGTERM stops every service cleanly.
 
+#[cfg(feature = "integration")]
+mod e2e;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
