@@ -110,7 +110,7 @@ pub fn kafka_ingest(brokers: &str, events: usize) -> Result<Vec<Report>> {
 
     // The indexer, consuming in its own group into a fresh index.
     let dir = tempfile::tempdir()?;
-    let replica = Replica::open(dir.path(), EngineConfig::default())?;
+    let replica = Replica::open(dir.path(), EngineConfig::writer_side())?;
     let config = KafkaConfig {
         topic: topic.clone(),
         ..KafkaConfig::new(brokers, format!("mm-bench-indexer-{}", uuid::Uuid::now_v7().simple()))
@@ -186,7 +186,7 @@ pub async fn freshness(options: &FreshnessOptions) -> Result<Vec<Report>> {
         }
     }));
     let root = dir.path().join("index");
-    let writer_side = Arc::new(Replica::open(&root, EngineConfig::default())?);
+    let writer_side = Arc::new(Replica::open(&root, EngineConfig::writer_side())?);
     let outbox = Outbox::new(store.clone());
     let stop_flag = Arc::new(AtomicBool::new(false));
     let mut background = Vec::new();

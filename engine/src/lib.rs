@@ -52,11 +52,22 @@ pub struct EngineConfig {
     /// Segments with at least this many documents share one merged lexicon for typo and prefix
     /// expansion; smaller (recent) segments keep their own.
     pub merged_lexicon_min_docs: u32,
+    /// Derive each new segment's search data (and the merged lexicon) as commits are loaded, so no
+    /// query pays for it. A process that mostly writes (the indexer) turns this off: a query then
+    /// derives what it needs on first use.
+    pub warm: bool,
+}
+
+impl EngineConfig {
+    /// For a process that writes the index and searches it rarely: no caches, no warming.
+    pub fn writer_side() -> Self {
+        Self { cache_bytes: 0, warm: false, ..Self::default() }
+    }
 }
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { cache_bytes: 64 * 1024 * 1024, doc_store_cache_blocks: 64, merged_lexicon_min_docs: 20_000 }
+        Self { cache_bytes: 64 * 1024 * 1024, doc_store_cache_blocks: 64, merged_lexicon_min_docs: 20_000, warm: true }
     }
 }
 
@@ -126,7 +137,7 @@ impl Engine {
             .reader_builder()
             .reload_policy(ReloadPolicy::OnCommitWithDelay)
             .doc_store_cache_num_blocks(config.doc_store_cache_blocks)
-            .warmers(vec![Arc::downgrade(&warmer)])
+            .warmers(if config.warm { vec![Arc::downgrade(&warmer)] } else { Vec::new() })
             .try_into()?;
         let last_meta = std::sync::Mutex::new(meta_stamp(&directory));
         Ok(Self { index, reader, fields, caches: Caches::new(config.cache_bytes), segments, directory, last_meta })

@@ -37,7 +37,9 @@ pub struct Args {
     /// Where `/metrics` and `/healthz` are served.
     #[arg(long, env = "MEDIAMESH_INDEXER_ADDR", default_value = "127.0.0.1:8084")]
     pub addr: String,
-    #[arg(long, default_value_t = 1_000)]
+    /// A batch is committed at this many events, or when its first event has waited
+    /// `--batch-wait-ms`, whichever comes first.
+    #[arg(long, default_value_t = 5_000)]
     pub batch_max: usize,
     #[arg(long, default_value_t = 100)]
     pub batch_wait_ms: u64,
@@ -82,8 +84,9 @@ pub fn run_daemon(args: Args, rebuild: bool, stopping: watch::Receiver<bool>) ->
         tracing::info!(generation = %rebuilt.generation, applied = rebuilt.progress.applied, "rebuild done");
         return Ok(rebuilt.progress);
     }
-    let replica =
-        Arc::new(Replica::open(&root, EngineConfig::default()).with_context(|| format!("opening {}", root.display()))?);
+    let replica = Arc::new(
+        Replica::open(&root, EngineConfig::writer_side()).with_context(|| format!("opening {}", root.display()))?,
+    );
     let listener = runtime.block_on(TcpListener::bind(&args.addr)).with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %args.addr, "serving /metrics, /healthz and /readyz");
     let served = Arc::clone(&replica);

@@ -54,7 +54,7 @@ impl KafkaConfig {
             group_id: group_id.into(),
             topic: contracts::CONTENT_TOPIC.to_owned(),
             dead_letter_topic: contracts::CONTENT_DLQ_TOPIC.to_owned(),
-            batch_max: 1_000,
+            batch_max: 5_000,
             batch_wait: Duration::from_millis(100),
             session_timeout: Duration::from_secs(10),
             max_poll_interval: Duration::from_secs(20),

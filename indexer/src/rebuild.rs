@@ -59,7 +59,7 @@ fn replay(
     config: &KafkaConfig,
     stop: &AtomicBool,
 ) -> Result<Option<(Progress, Checkpoint)>, IndexerError> {
-    let engine = Engine::open(directory, EngineConfig { cache_bytes: 0, ..EngineConfig::default() })?;
+    let engine = Engine::open(directory, EngineConfig::writer_side())?;
     let mut pipeline = Pipeline::new(&engine, "rebuild")?;
     let consumer: BaseConsumer =
         consumer_config(config).set("group.id", format!("{}-rebuild", config.group_id)).create()?;
