@@ -95,3 +95,11 @@ ensure_redis() {
     redis-server --port 6379 --bind 127.0.0.1 --save "" --appendonly no --daemonize yes >/dev/null
   fi
 }
+
+# Node.js and npm: the PM2 test installs pm2 from npm into ops/ (never globally).
+ensure_node() {
+  if ! command -v npm >/dev/null 2>&1; then
+    log "installing Node.js and npm"
+    apt_install nodejs npm
+  fi
+}

@@ -8,6 +8,7 @@ source scripts/env.sh
 ensure_rust_components
 ensure_postgres
 ensure_redis
+ensure_node
 ensure_tansu
 export MEDIAMESH_DATABASE_URL="${MEDIAMESH_DATABASE_URL:-$MEDIAMESH_DATABASE_URL_TEST}"
 log "cargo test --workspace --all-features"

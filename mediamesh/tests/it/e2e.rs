@@ -13,7 +13,7 @@ use contracts::{CONTENT_DLQ_TOPIC, CONTENT_TOPIC};
 use platform::testing::Broker;
 use serde_json::{Value, json};
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
 }
 
@@ -68,12 +68,12 @@ fn dump(services: &[&Service]) -> String {
 }
 
 /// A new database on the test server.
-async fn fresh_database() -> String {
+pub async fn fresh_database() -> String {
     let base = std::env::var("MEDIAMESH_DATABASE_URL_TEST")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     sqlx::any::install_default_drivers();
     let admin = sqlx::AnyPool::connect(&base).await.expect("PostgreSQL (run scripts/test.sh)");
-    let name = format!("e2e_it_{}", uuid::Uuid::now_v7().simple());
+    let name = format!("cms_it_{}", uuid::Uuid::now_v7().simple());
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&admin).await.expect("create database");
     let (server, _) = base.rsplit_once('/').expect("a database name in the URL");
     format!("{server}/{name}")

@@ -4,6 +4,8 @@
 
 #[cfg(feature = "integration")]
 mod e2e;
+#[cfg(feature = "integration")]
+mod pm2;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
