@@ -33,6 +33,9 @@ pub struct Args {
     /// Kafka brokers; without them no relay runs (the embedded indexer reads the outbox).
     #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
+    /// Partitions of the content topic when cms-core creates it (it never changes an existing one).
+    #[arg(long, env = "MEDIAMESH_KAFKA_PARTITIONS", default_value_t = 6)]
+    pub kafka_partitions: i32,
 }
 
 /// Runs the API, the scheduler and (with brokers) the relay until `shutdown` resolves; then stops
@@ -54,6 +57,7 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     let gauges = tokio::spawn(report_outbox(Outbox::new(store.clone()), stopping.clone()));
     let relay = match &args.kafka_brokers {
         Some(brokers) => {
+            ensure_topics(brokers, args.kafka_partitions).await?;
             let relay = Relay::new(Outbox::new(store), RelayConfig::new(brokers.clone()))?;
             tracing::info!(brokers = %brokers, "relaying the outbox to Kafka");
             Some(tokio::spawn(relay.run(stopping.clone())))
@@ -103,4 +107,28 @@ pub async fn report_outbox(outbox: Outbox, mut stopping: watch::Receiver<bool>) 
             _ = stopping.changed() => break,
         }
     }
+}
+
+/// Creates the content topic and its dead-letter topic when the broker has neither (a new
+/// cluster); existing topics are left as they are.
+pub async fn ensure_topics(brokers: &str, partitions: i32) -> anyhow::Result<()> {
+    use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+    use rdkafka::client::DefaultClientContext;
+    use rdkafka::types::RDKafkaErrorCode;
+
+    let admin: AdminClient<DefaultClientContext> =
+        rdkafka::ClientConfig::new().set("bootstrap.servers", brokers).create()?;
+    let topics = [
+        NewTopic::new(contracts::CONTENT_TOPIC, partitions.max(1), TopicReplication::Fixed(1)),
+        NewTopic::new(contracts::CONTENT_DLQ_TOPIC, 1, TopicReplication::Fixed(1)),
+    ];
+    let options = AdminOptions::new().operation_timeout(Some(Duration::from_secs(10)));
+    for result in admin.create_topics(&topics, &options).await? {
+        match result {
+            Ok(topic) => tracing::info!(topic = %topic, "created the topic"),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => anyhow::bail!("cannot create topic {topic}: {code:?}"),
+        }
+    }
+    Ok(())
 }

@@ -24,6 +24,9 @@ pub struct Args {
     /// Kafka brokers; without them the indexer reads the CMS outbox (embedded mode).
     #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS")]
     pub brokers: Option<String>,
+    /// Partitions of the content topic if the indexer has to create it.
+    #[arg(long, env = "MEDIAMESH_KAFKA_PARTITIONS", default_value_t = 6)]
+    pub kafka_partitions: i32,
     /// One group per discovery node (each keeps a full replica); indexers sharing a group split
     /// the partitions.
     #[arg(long, env = "MEDIAMESH_INDEXER_GROUP", default_value = "mediamesh-indexer")]
@@ -132,6 +135,8 @@ pub fn run_daemon(args: Args, rebuild: bool, stopping: watch::Receiver<bool>) ->
     ));
     let progress: Progress = match kafka {
         Some(config) => {
+            // A new cluster: the topics may not exist yet (cms-core creates them too).
+            runtime.block_on(cms_core::server::ensure_topics(&config.brokers, args.kafka_partitions))?;
             tracing::info!(index = %root.display(), group = %config.group_id, "indexing from Kafka");
             crate::run(&replica, &config, &stop)?
         }

@@ -32,8 +32,11 @@ pub type Response = hyper::Response<Full<Bytes>>;
 /// Bodies larger than this are refused with 413 unless a route allows more.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
+/// How long a stopping server waits for the requests in flight.
+pub const DRAIN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// Serves `handler` on `listener` until `shutdown` resolves, then stops accepting and lets the
-/// requests in flight finish.
+/// requests in flight finish (for at most [`DRAIN_DEADLINE`]).
 pub async fn serve<H, F>(listener: TcpListener, handler: H, shutdown: impl Future<Output = ()>) -> std::io::Result<()>
 where
     H: Fn(Request) -> F + Send + Sync + 'static,
@@ -71,7 +74,10 @@ where
         }
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Requests in flight get a deadline to finish; connections still open after it are dropped.
+    if tokio::time::timeout(DRAIN_DEADLINE, graceful.shutdown()).await.is_err() {
+        tracing::warn!(deadline_s = DRAIN_DEADLINE.as_secs(), "requests still in flight at the drain deadline");
+    }
     Ok(())
 }
 
