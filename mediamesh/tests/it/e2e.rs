@@ -158,13 +158,8 @@ async fn an_editors_work_reaches_discovery_with_one_trace_through_every_process(
     }
 
     // An ADMIN creates an EDITOR, who logs in through gateway-cms.
-    let login = |email: &'static str| {
-        let (client, url) = (client.clone(), editors.url("/v1/auth/login"));
-        async move {
-            let answer = client.post(url).json(&json!({"email": email, "password": "a long passphrase"})).send().await;
-            json_of(answer.expect("login")).await["access_token"].as_str().expect("token").to_owned()
-        }
-    };
+    let editors_url = format!("http://{}", editors.addr);
+    let login = |email: &'static str| crate::login(&client, &editors_url, email);
     let admin = login("admin@mediamesh.test").await;
     let created = client
         .post(editors.url("/v1/users"))

@@ -16,6 +16,35 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
 }
 
+/// Logs in through gateway-cms at `editors`; the access token.
+pub async fn login(client: &reqwest::Client, editors: &str, email: &str) -> String {
+    let answer = client
+        .post(format!("{editors}/v1/auth/login"))
+        .json(&json!({"email": email, "password": "a long passphrase"}))
+        .send()
+        .await
+        .expect("login");
+    let body: Value = answer.json().await.expect("json");
+    body["access_token"].as_str().unwrap_or_else(|| panic!("no token: {body}")).to_owned()
+}
+
+/// Creates a music program through gateway-cms and publishes it; its id.
+pub async fn publish_program(client: &reqwest::Client, editors: &str, token: &str, title: &str) -> String {
+    let created = client
+        .post(format!("{editors}/v1/programs"))
+        .bearer_auth(token)
+        .json(&json!({"title": title, "category": "music", "language": "en"}))
+        .send()
+        .await
+        .expect("create");
+    let program: Value = created.json().await.expect("json");
+    let id = program["id"].as_str().unwrap_or_else(|| panic!("not created: {program}")).to_owned();
+    let published =
+        client.post(format!("{editors}/v1/programs/{id}/publish")).bearer_auth(token).send().await.expect("publish");
+    assert_eq!(published.status(), 200);
+    id
+}
+
 struct Up {
     child: Child,
     log: std::path::PathBuf,
@@ -81,30 +110,8 @@ async fn up_with_the_demo_serves_discovery_and_editing_end_to_end() {
     assert_eq!(languages["values"].as_array().map(Vec::len), Some(5), "{languages}");
 
     // An editor's change reaches discovery.
-    let login: Value = client
-        .post(format!("{editors}/v1/auth/login"))
-        .json(&json!({"email": "admin@mediamesh.test", "password": "a long passphrase"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("token").to_owned();
-    let program: Value = client
-        .post(format!("{editors}/v1/programs"))
-        .bearer_auth(&token)
-        .json(&json!({"title": "Zanzibar nights", "category": "music", "language": "en"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
-    let id = program["id"].as_str().expect("id").to_owned();
-    let published =
-        client.post(format!("{editors}/v1/programs/{id}/publish")).bearer_auth(&token).send().await.expect("publish");
-    assert_eq!(published.status(), 200);
+    let token = login(&client, &editors, "admin@mediamesh.test").await;
+    let id = publish_program(&client, &editors, &token, "Zanzibar nights").await;
     wait_for("the new program in search", &up, async || {
         let Ok(answer) = client.get(format!("{public}/v1/search?q=zanzibar")).send().await else { return false };
         let body: Value = answer.json().await.unwrap_or_default();

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use contracts::{CONTENT_DLQ_TOPIC, CONTENT_TOPIC};
 use platform::testing::Broker;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::e2e::{free_port, fresh_database};
 
@@ -131,34 +131,9 @@ async fn pm2_restarts_a_killed_service_and_requests_succeed_again() {
     assert!(apps.iter().all(|(_, _, _, status)| status == "online"), "{apps:?}");
 
     // Content through the editors' gateway, found through discovery.
-    let login: Value = client
-        .post(format!("http://{}/v1/auth/login", addr(1)))
-        .json(&json!({"email": "admin@mediamesh.test", "password": "a long passphrase"}))
-        .send()
-        .await
-        .expect("login")
-        .json()
-        .await
-        .expect("json");
-    let token = login["access_token"].as_str().expect("token").to_owned();
-    let program: Value = client
-        .post(format!("http://{}/v1/programs", addr(1)))
-        .bearer_auth(&token)
-        .json(&json!({"title": "Quarry songs", "category": "music", "language": "en"}))
-        .send()
-        .await
-        .expect("create")
-        .json()
-        .await
-        .expect("json");
-    let id = program["id"].as_str().expect("id").to_owned();
-    let published = client
-        .post(format!("http://{}/v1/programs/{id}/publish", addr(1)))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .expect("publish");
-    assert_eq!(published.status(), 200);
+    let editors = format!("http://{}", addr(1));
+    let token = crate::login(&client, &editors, "admin@mediamesh.test").await;
+    crate::publish_program(&client, &editors, &token, "Quarry songs").await;
     let searchable = || {
         let (client, url) = (client.clone(), format!("http://{}/v1/search?q=quarry", addr(0)));
         async move {
