@@ -145,6 +145,11 @@ impl Relay {
                 }
             }
         }
+        for row in &rows[..delivered] {
+            // The trace the event belongs to (the editor's request), so its journey can be followed.
+            let trace_id = row.traceparent.as_deref().and_then(|t| t.split('-').nth(1)).unwrap_or_default();
+            tracing::debug!(trace_id, event_id = %row.event_id, event_type = %row.event_type, seq = row.seq, "relayed");
+        }
         let sent: Vec<i64> = rows[..delivered].iter().map(|row| row.seq).collect();
         self.outbox.mark_sent(&sent).await?;
         match failure {

@@ -99,7 +99,7 @@ async fn an_editors_work_reaches_discovery_with_one_trace_through_every_process(
         ("MEDIAMESH_DATABASE_URL", database.clone()),
         ("MEDIAMESH_KAFKA_BROKERS", broker.address()),
         ("MEDIAMESH_REDIS_URL", redis.clone()),
-        ("MEDIAMESH_LOG", "info,indexer=debug".to_owned()),
+        ("MEDIAMESH_LOG", "info,indexer=debug,cms_core::relay=debug".to_owned()),
         ("MEDIAMESH_ADMIN_EMAIL", "admin@mediamesh.test".to_owned()),
         ("MEDIAMESH_ADMIN_PASSWORD", "a long passphrase".to_owned()),
         ("MEDIAMESH_INDEXER_GROUP", format!("e2e-{}", uuid::Uuid::now_v7().simple())),
@@ -271,6 +271,13 @@ async fn an_editors_work_reaches_discovery_with_one_trace_through_every_process(
     let deadline = Instant::now() + Duration::from_secs(10);
     while !(traced(&editors) && traced(&cms) && traced(&indexer)) {
         assert!(Instant::now() < deadline, "trace {trace_id} missing from a log\n{}", dump(&all));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // In cms-core's process, both its request handling and the relay's send carry it.
+    let relayed = |log: String| log.lines().any(|l| l.contains(trace_id) && l.contains("\"relayed\""));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !relayed(cms.log()) {
+        assert!(Instant::now() < deadline, "the relay did not log trace {trace_id}\n{}", cms.log());
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     for line in editors.log().lines().filter(|l| l.contains(trace_id)) {
