@@ -46,6 +46,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::RotateKeys => println!("now signing with key {}", open(&cli.args).await?.rotate_keys().await?),
     }
+    platform::telemetry::flush();
     Ok(())
 }
 

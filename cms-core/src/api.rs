@@ -49,6 +49,8 @@ pub struct CmsApi {
     cms: Cms,
     keys: Keys,
     routes: Routes<Route>,
+    /// The relay's brokers, which `/readyz` checks.
+    brokers: Option<String>,
 }
 
 impl std::fmt::Debug for CmsApi {
@@ -60,6 +62,11 @@ impl std::fmt::Debug for CmsApi {
 impl CmsApi {
     /// `keys` may be one fixed verifier or a set that follows the auth service's rotations.
     pub fn new(cms: Cms, keys: impl Into<Keys>) -> Arc<Self> {
+        Self::with_broker(cms, keys, None)
+    }
+
+    /// The API of a cms-core that relays to `brokers` (its readiness includes them).
+    pub fn with_broker(cms: Cms, keys: impl Into<Keys>, brokers: Option<String>) -> Arc<Self> {
         let routes = Routes::new(&[
             ("/healthz", Route::Health),
             ("/readyz", Route::Ready),
@@ -74,7 +81,7 @@ impl CmsApi {
             ("/v1/episodes/{id}/unpublish", Route::EpisodeUnpublish),
             ("/v1/audit", Route::Audit),
         ]);
-        Arc::new(Self { cms, keys: keys.into(), routes })
+        Arc::new(Self { cms, keys: keys.into(), routes, brokers })
     }
 
     /// Answers one request.
@@ -178,21 +185,38 @@ impl CmsApi {
         }
     }
 
-    /// `/readyz`: the store answers; the outbox backlog says whether the relay keeps up.
+    /// `/readyz`: the store answers, and the brokers when it relays; the outbox backlog says
+    /// whether the relay keeps up.
     async fn readiness(&self) -> Response {
         let outbox = crate::Outbox::new(self.cms.store().clone());
+        let mut ready = true;
+        let mut checks = serde_json::Map::new();
         match outbox.backlog().await {
-            Ok(backlog) => json(
-                StatusCode::OK,
-                &serde_json::json!({"status": "ready", "checks": {"store": {"ok": true}, "outbox": {
-                    "unsent": backlog.rows, "oldest_age_ms": backlog.oldest_age_millis
-                }}}),
-            ),
-            Err(error) => json(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &serde_json::json!({"status": "unready", "checks": {"store": {"ok": false, "error": error.to_string()}}}),
-            ),
+            Ok(backlog) => {
+                checks.insert("store".into(), serde_json::json!({"ok": true}));
+                checks.insert(
+                    "outbox".into(),
+                    serde_json::json!({"unsent": backlog.rows, "oldest_age_ms": backlog.oldest_age_millis}),
+                );
+            }
+            Err(error) => {
+                ready = false;
+                checks.insert("store".into(), serde_json::json!({"ok": false, "error": error.to_string()}));
+            }
         }
+        if let Some(brokers) = &self.brokers {
+            let broker = crate::server::broker_reachable(brokers).await;
+            ready &= broker.is_ok();
+            checks.insert(
+                "broker".into(),
+                match broker {
+                    Ok(()) => serde_json::json!({"ok": true}),
+                    Err(error) => serde_json::json!({"ok": false, "error": error}),
+                },
+            );
+        }
+        let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+        json(status, &serde_json::json!({"status": if ready { "ready" } else { "unready" }, "checks": checks}))
     }
 
     async fn authenticate(&self, request: &Request) -> Result<Claims, Problem> {

@@ -12,5 +12,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init("cms-core");
-    cms_core::server::run(Cli::parse().args, platform::shutdown_signal()).await
+    let result = cms_core::server::run(Cli::parse().args, platform::shutdown_signal()).await;
+    platform::telemetry::flush();
+    result
 }

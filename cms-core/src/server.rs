@@ -49,7 +49,7 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     let source =
         KeySource { auth_url: args.auth_url.clone(), issuer: args.issuer.clone(), audience: args.audience.clone() };
     let keys = source.connect(&client, Duration::from_secs(60)).await?;
-    let api = CmsApi::new(cms.clone(), keys.clone());
+    let api = CmsApi::with_broker(cms.clone(), keys.clone(), args.kafka_brokers.clone());
     let (stop, stopping) = watch::channel(false);
     // Key rotations: refresh the key set every minute.
     let refresher = source.follow(client, keys, Duration::from_secs(60), stopping.clone());
@@ -131,4 +131,24 @@ pub async fn ensure_topics(brokers: &str, partitions: i32) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// Whether the Kafka brokers answer a metadata request within two seconds (for `/readyz`).
+pub async fn broker_reachable(brokers: &str) -> Result<(), String> {
+    use rdkafka::producer::{BaseProducer, Producer};
+
+    let brokers = brokers.to_owned();
+    let answer = tokio::task::spawn_blocking(move || {
+        let producer: BaseProducer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &brokers)
+            .create()
+            .map_err(|error| error.to_string())?;
+        producer
+            .client()
+            .fetch_metadata(Some(contracts::CONTENT_TOPIC), Duration::from_secs(2))
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    })
+    .await;
+    answer.map_err(|error| error.to_string())?
 }

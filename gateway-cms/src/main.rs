@@ -12,5 +12,7 @@ struct Cli {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     platform::telemetry::init("gateway-cms");
-    gateway_cms::server::run(Cli::parse().args, platform::shutdown_signal()).await
+    let result = gateway_cms::server::run(Cli::parse().args, platform::shutdown_signal()).await;
+    platform::telemetry::flush();
+    result
 }

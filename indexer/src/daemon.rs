@@ -93,11 +93,13 @@ pub fn run_daemon(args: Args, rebuild: bool, stopping: watch::Receiver<bool>) ->
     let listener = runtime.block_on(TcpListener::bind(&args.addr)).with_context(|| format!("binding {}", args.addr))?;
     tracing::info!(addr = %args.addr, "serving /metrics, /healthz and /readyz");
     let served = Arc::clone(&replica);
+    let brokers = args.brokers.clone();
     runtime.spawn(platform::http::serve(
         listener,
         move |request: platform::http::Request| {
             let metrics = metrics.clone();
             let replica = Arc::clone(&served);
+            let brokers = brokers.clone();
             async move {
                 let (template, mut response) = match request.uri().path() {
                     "/metrics" => {
@@ -113,11 +115,23 @@ pub fn run_daemon(args: Args, rebuild: bool, stopping: watch::Receiver<bool>) ->
                         let (generation, engine) = replica.live();
                         let stats = engine.stats();
                         let checkpoint = crate::Checkpoint::of(&engine).ok();
-                        let body = serde_json::json!({"status": "ready", "checks": {"index": {
+                        let mut checks = serde_json::json!({"index": {
                             "ok": true, "generation": generation, "documents": stats.documents,
                             "checkpoint": checkpoint.map(|c| serde_json::json!({"kafka": c.kafka, "outbox": c.outbox})),
-                        }}});
-                        ("/readyz", platform::http::json(http::StatusCode::OK, &body))
+                        }});
+                        let mut ready = true;
+                        if let Some(brokers) = &brokers {
+                            let broker = cms_core::server::broker_reachable(brokers).await;
+                            ready = broker.is_ok();
+                            checks["broker"] = match broker {
+                                Ok(()) => serde_json::json!({"ok": true}),
+                                Err(error) => serde_json::json!({"ok": false, "error": error}),
+                            };
+                        }
+                        let status = if ready { http::StatusCode::OK } else { http::StatusCode::SERVICE_UNAVAILABLE };
+                        let body =
+                            serde_json::json!({"status": if ready { "ready" } else { "unready" }, "checks": checks});
+                        ("/readyz", platform::http::json(status, &body))
                     }
                     _ => (
                         "unmatched",

@@ -33,6 +33,8 @@ fn main() -> anyhow::Result<()> {
             let _ = stop.send(true);
         }
     });
-    indexer::daemon::run_daemon(cli.args, matches!(cli.command, Some(Command::Rebuild)), stopping)?;
+    let result = indexer::daemon::run_daemon(cli.args, matches!(cli.command, Some(Command::Rebuild)), stopping);
+    platform::telemetry::flush();
+    result?;
     Ok(())
 }

@@ -63,11 +63,12 @@ fn main() -> anyhow::Result<()> {
                 let _ = stop.send(true);
             }
         });
-        indexer::daemon::run_daemon(args, false, stopping)?;
-        return Ok(());
+        let result = indexer::daemon::run_daemon(args, false, stopping);
+        platform::telemetry::flush();
+        return result.map(|_| ());
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    runtime.block_on(async move {
+    let result = runtime.block_on(async move {
         let shutdown = platform::shutdown_signal();
         match cli.command {
             Command::Up(args) => up::run(args).await,
@@ -78,7 +79,9 @@ fn main() -> anyhow::Result<()> {
             Command::Relay(args) => relay(args).await,
             Command::Indexer(_) => Ok(()),
         }
-    })
+    });
+    platform::telemetry::flush();
+    result
 }
 
 async fn relay(args: RelayArgs) -> anyhow::Result<()> {

@@ -106,16 +106,34 @@ where
 /// line of the request carries `request_id`, `trace_id` and `span_id`.
 fn observe_request(request: &mut Request) -> (tracing::Span, TraceContext, RequestId) {
     let parent = header(request.headers(), "traceparent").and_then(TraceContext::parse);
-    let context = TraceContext::child_of(parent.as_ref());
     let id = RequestId::from_header(header(request.headers(), "x-request-id"));
     let span = tracing::info_span!(
         "request",
         request_id = %id.0,
-        trace_id = %context.trace_id,
-        span_id = %context.span_id,
+        trace_id = tracing::field::Empty,
+        span_id = tracing::field::Empty,
         method = %request.method(),
         path = %request.uri().path(),
     );
+    let mut context = TraceContext::child_of(parent.as_ref());
+    if crate::telemetry::exporting() {
+        // The exported span is this hop: its ids are the ones passed on.
+        use opentelemetry::trace::TraceContextExt;
+        use tracing_opentelemetry::OpenTelemetrySpanExt;
+        if let Some(remote) = parent.as_ref().and_then(TraceContext::otel_parent) {
+            let _ = span.set_parent(remote);
+        }
+        let exported = span.context().span().span_context().clone();
+        if exported.is_valid() {
+            context = TraceContext {
+                trace_id: exported.trace_id().to_string(),
+                span_id: exported.span_id().to_string(),
+                sampled: exported.is_sampled(),
+            };
+        }
+    }
+    span.record("trace_id", tracing::field::display(&context.trace_id));
+    span.record("span_id", tracing::field::display(&context.span_id));
     request.extensions_mut().insert(context.clone());
     request.extensions_mut().insert(id.clone());
     (span, context, id)

@@ -18,25 +18,71 @@ use tracing_subscriber::fmt::format::{JsonFields, Writer};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
 use tracing_subscriber::registry::LookupSpan;
 
-/// Installs the subscriber for `service` (once; later calls do nothing).
+/// Installs the subscriber for `service` (once; later calls do nothing). With
+/// `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP (HTTP/protobuf), each
+/// request's span a child of the caller's `traceparent`.
 pub fn init(service: &'static str) {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+
     let filter = tracing_subscriber::EnvFilter::try_from_env("MEDIAMESH_LOG").unwrap_or_else(|_| "info".into());
     let json = match std::env::var("MEDIAMESH_LOG_FORMAT").as_deref() {
         Ok("json") => true,
         Ok("text") => false,
         _ => !std::io::stdout().is_terminal(),
     };
+    let exporter = otlp_tracer(service);
+    let exporting = exporter.is_some();
+    let otel = exporter.map(|tracer| tracing_opentelemetry::layer().with_tracer(tracer));
+    let registry = tracing_subscriber::registry().with(filter).with(otel);
     let installed = if json {
-        tracing_subscriber::fmt()
-            .with_env_filter(filter)
-            .fmt_fields(JsonFields::new())
-            .event_format(JsonLines { service })
+        registry
+            .with(tracing_subscriber::fmt::layer().fmt_fields(JsonFields::new()).event_format(JsonLines { service }))
             .try_init()
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).try_init()
+        registry.with(tracing_subscriber::fmt::layer()).try_init()
     };
     // A second init (tests, `mediamesh up`) keeps the first subscriber.
-    let _ = installed;
+    if installed.is_ok() && exporting {
+        EXPORTING.store(true, std::sync::atomic::Ordering::Relaxed);
+        tracing::info!(endpoint = ?std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok(), "exporting spans over OTLP");
+    }
+}
+
+static EXPORTING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+static PROVIDER: std::sync::OnceLock<opentelemetry_sdk::trace::SdkTracerProvider> = std::sync::OnceLock::new();
+
+/// Whether spans are exported (so request spans take their ids from OpenTelemetry).
+pub fn exporting() -> bool {
+    EXPORTING.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Sends the spans not yet exported; call before the process exits.
+pub fn flush() {
+    if let Some(provider) = PROVIDER.get() {
+        let _ = provider.force_flush();
+    }
+}
+
+fn otlp_tracer(service: &'static str) -> Option<opentelemetry_sdk::trace::Tracer> {
+    use opentelemetry::trace::TracerProvider;
+
+    std::env::var("OTEL_EXPORTER_OTLP_ENDPOINT").ok().filter(|endpoint| !endpoint.is_empty())?;
+    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+        Ok(exporter) => exporter,
+        Err(error) => {
+            eprintln!("OTEL_EXPORTER_OTLP_ENDPOINT is set but no OTLP exporter could be built: {error}");
+            return None;
+        }
+    };
+    let resource = opentelemetry_sdk::Resource::builder().with_service_name(service).build();
+    let provider = opentelemetry_sdk::trace::SdkTracerProvider::builder()
+        .with_batch_exporter(exporter)
+        .with_resource(resource)
+        .build();
+    let tracer = provider.tracer(service);
+    let _ = PROVIDER.set(provider);
+    Some(tracer)
 }
 
 /// One JSON object per event.
@@ -150,6 +196,16 @@ impl TraceContext {
             Some(parent) => Self { trace_id: parent.trace_id.clone(), span_id: random_hex(8), sampled: parent.sampled },
             None => Self { trace_id: random_hex(16), span_id: random_hex(8), sampled: true },
         }
+    }
+
+    /// This context as OpenTelemetry's remote parent.
+    pub fn otel_parent(&self) -> Option<opentelemetry::Context> {
+        use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+        let trace_id = TraceId::from_hex(&self.trace_id).ok()?;
+        let span_id = SpanId::from_hex(&self.span_id).ok()?;
+        let flags = if self.sampled { TraceFlags::SAMPLED } else { TraceFlags::default() };
+        let context = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
+        Some(opentelemetry::Context::new().with_remote_span_context(context))
     }
 
     /// The `traceparent` header value naming this span as the parent.

@@ -157,6 +157,13 @@ async fn an_editors_work_reaches_discovery_with_one_trace_through_every_process(
         }
     }
 
+    // Readiness covers each service's dependencies: the broker for cms-core and the indexer,
+    // Redis for the gateways.
+    for (service, check) in [(&cms, "broker"), (&indexer, "broker"), (&public, "redis"), (&editors, "redis")] {
+        let ready = json_of(client.get(service.url("/readyz")).send().await.expect("readyz")).await;
+        assert_eq!(ready["checks"][check]["ok"], true, "{}: {ready}", service.name);
+    }
+
     // An ADMIN creates an EDITOR, who logs in through gateway-cms.
     let editors_url = format!("http://{}", editors.addr);
     let login = |email: &'static str| crate::login(&client, &editors_url, email);

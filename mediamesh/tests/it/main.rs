@@ -138,3 +138,93 @@ async fn up_with_the_demo_serves_discovery_and_editing_end_to_end() {
         assert!(log.contains(service), "{service} missing from\n{log}");
     }
 }
+
+/// An OTLP/HTTP receiver: every request body sent to it, by path.
+async fn otlp_receiver() -> (u16, std::sync::Arc<std::sync::Mutex<Vec<(String, Vec<u8>)>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    let received = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&received);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            let log = std::sync::Arc::clone(&log);
+            tokio::spawn(async move {
+                let mut buffer = Vec::new();
+                let mut chunk = [0u8; 16 * 1024];
+                loop {
+                    let Ok(n) = stream.read(&mut chunk).await else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buffer.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else { continue };
+                    let head = String::from_utf8_lossy(&buffer[..end]).to_lowercase();
+                    let length = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:").and_then(|v| v.trim().parse::<usize>().ok()))
+                        .unwrap_or(0);
+                    if buffer.len() < end + 4 + length {
+                        continue;
+                    }
+                    let path = head.split_whitespace().nth(1).unwrap_or_default().to_owned();
+                    let body = buffer[end + 4..end + 4 + length].to_vec();
+                    log.lock().expect("log").push((path, body));
+                    buffer.drain(..end + 4 + length);
+                    let answer = "HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+                    if stream.write_all(answer.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (port, received)
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len()).step_by(2).filter_map(|i| u8::from_str_radix(&hex[i..i + 2], 16).ok()).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn spans_are_exported_over_otlp_as_children_of_the_callers_trace() {
+    let (otlp_port, received) = otlp_receiver().await;
+    let dir = tempfile::tempdir().expect("dir");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let child = Command::new(env!("CARGO_BIN_EXE_mediamesh"))
+        .args(["gateway-public", "--addr", &addr, "--index", &dir.path().join("index").display().to_string()])
+        .env("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://127.0.0.1:{otlp_port}"))
+        .env("OTEL_BSP_SCHEDULE_DELAY", "100")
+        .env_remove("MEDIAMESH_AUTH_URL")
+        .env_remove("MEDIAMESH_REDIS_URL")
+        .stdout(std::fs::File::create(dir.path().join("log")).expect("log"))
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("mediamesh");
+    let up = Up { child, log: dir.path().join("log") };
+    let client = reqwest::Client::new();
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let answer = loop {
+        let sent = client
+            .get(format!("http://{addr}/v1/search?q=harbour"))
+            .header("traceparent", format!("00-{trace_id}-00f067aa0ba902b7-01"))
+            .send()
+            .await;
+        if let Ok(answer) = sent {
+            break answer;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    let traceparent = answer.headers()["traceparent"].to_str().expect("ascii").to_owned();
+    assert!(traceparent.starts_with(&format!("00-{trace_id}-")), "{traceparent}");
+    let span_id = traceparent.split('-').nth(2).expect("span id").to_owned();
+    // The exported spans carry the caller's trace id and, as this hop, the span id passed on.
+    wait_for("the request's span at the OTLP endpoint", &up, async || {
+        received.lock().expect("log").iter().any(|(path, body)| {
+            path == "/v1/traces"
+                && body.windows(16).any(|w| w == hex_bytes(trace_id).as_slice())
+                && body.windows(8).any(|w| w == hex_bytes(&span_id).as_slice())
+        })
+    })
+    .await;
+}
