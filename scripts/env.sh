@@ -5,6 +5,26 @@
 # directory works), so a fresh machine simply builds from scratch.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/mediamesh-target}"
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
+# One-off builds (CI, a fresh clone) gain nothing from incremental state, which is the largest part
+# of a debug target directory.
+if [ -n "${CI:-}" ]; then export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"; fi
+
+# The build cache is only a cache: when the disk runs low, drop what is cheapest to rebuild (the
+# incremental state, then this workspace's own test binaries), never the dependencies' builds.
+prune_build_cache() {
+  local free_kb
+  free_kb=$(df -Pk "$(dirname "$CARGO_TARGET_DIR")" 2>/dev/null | awk 'NR==2 {print $4}')
+  [ -n "$free_kb" ] || return 0
+  if [ "$free_kb" -lt $((20 * 1024 * 1024)) ] && [ -d "$CARGO_TARGET_DIR/debug" ]; then
+    log "less than 20 GiB free: pruning the build cache's incremental state and workspace test binaries"
+    rm -rf "$CARGO_TARGET_DIR/debug/incremental"
+    local crate
+    for crate in it gateway_public gateway_cms indexer cms_core mediamesh auth platform engine contracts benches; do
+      rm -f "$CARGO_TARGET_DIR/debug/deps/$crate-"* "$CARGO_TARGET_DIR/debug/deps/lib$crate-"*
+      rm -rf "$CARGO_TARGET_DIR/debug/.fingerprint/${crate//_/-}-"*
+    done
+  fi
+}
 export MEDIAMESH_DATABASE_URL_TEST="${MEDIAMESH_DATABASE_URL_TEST:-postgres://postgres@127.0.0.1:5432/test}"
 
 # Tools the tests run (the tansu broker), installed once and kept outside the clone.

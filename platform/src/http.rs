@@ -196,8 +196,8 @@ pub fn parse_ips(list: &str) -> Result<Vec<std::net::IpAddr>, String> {
         .collect()
 }
 
-/// Records one answered request: `http_requests_total{route,method,status}` and
-/// `http_request_duration_seconds{route,method}`. `route` is the route's template, never the raw
+/// Records one answered request: `http_requests_total{route,method,status}`,
+/// `http_request_duration_seconds{route,method}`, and for 4xx/5xx `http_errors_total{route,method,class}`. `route` is the route's template, never the raw
 /// path, so the label set stays bounded.
 pub fn observe(route: &'static str, method: &http::Method, status: StatusCode, started: std::time::Instant) {
     let method = method_label(method);
@@ -205,6 +205,10 @@ pub fn observe(route: &'static str, method: &http::Method, status: StatusCode, s
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "route" => route, "method" => method)
         .record(started.elapsed().as_secs_f64());
+    if status.as_u16() >= 400 {
+        let class = if status.is_server_error() { "server" } else { "client" };
+        metrics::counter!("http_errors_total", "route" => route, "method" => method, "class" => class).increment(1);
+    }
 }
 
 fn method_label(method: &http::Method) -> &'static str {

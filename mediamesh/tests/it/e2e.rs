@@ -301,6 +301,9 @@ async fn an_editors_work_reaches_discovery_with_one_trace_through_every_process(
     }
     let public_metrics = client.get(public.url("/metrics")).send().await.expect("m").text().await.expect("t");
     assert!(public_metrics.contains("route=\"/v1/search\""), "{public_metrics}");
+    let editors_metrics = client.get(editors.url("/metrics")).send().await.expect("m").text().await.expect("t");
+    assert!(editors_metrics.contains("circuit_breaker_state{"), "{editors_metrics}");
+    assert!(editors_metrics.contains("rate_limit_decisions_total{"), "{editors_metrics}");
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let metrics = client.get(indexer.url("/metrics")).send().await.expect("m").text().await.expect("t");
