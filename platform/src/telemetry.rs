@@ -166,14 +166,14 @@ fn is_hex(text: &str, len: usize) -> bool {
         && text.bytes().any(|b| b != b'0')
 }
 
+/// `bytes` random bytes (at most 16) as lowercase hex.
 fn random_hex(bytes: usize) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let random = uuid::Uuid::new_v4().into_bytes();
     let mut out = String::with_capacity(bytes * 2);
-    while out.len() < bytes * 2 {
-        for byte in uuid::Uuid::new_v4().as_bytes() {
-            if out.len() < bytes * 2 {
-                out.push_str(&format!("{byte:02x}"));
-            }
-        }
+    for byte in random.iter().take(bytes.min(16)) {
+        out.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        out.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
     }
     out
 }
