@@ -35,6 +35,23 @@ impl From<Verifier> for Keys {
     }
 }
 
+/// What the tokens a service accepts must say: flags or variables every service that verifies
+/// tokens takes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenArgs {
+    #[arg(long, env = "MEDIAMESH_AUTH_ISSUER", default_value = "mediamesh-auth")]
+    pub issuer: String,
+    #[arg(long, env = "MEDIAMESH_AUTH_AUDIENCE", default_value = "mediamesh")]
+    pub audience: String,
+}
+
+impl TokenArgs {
+    /// The key set of the auth service at `auth_url`, for tokens saying this.
+    pub fn source(&self, auth_url: &str) -> KeySource {
+        KeySource { auth_url: auth_url.to_owned(), issuer: self.issuer.clone(), audience: self.audience.clone() }
+    }
+}
+
 /// Where the auth service publishes its keys, and what tokens must say.
 #[derive(Debug, Clone)]
 pub struct KeySource {

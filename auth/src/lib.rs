@@ -19,7 +19,7 @@ mod token;
 
 pub use api::AuthApi;
 pub use error::{AuthError, Result};
-pub use keys::{KeySource, Keys};
+pub use keys::{KeySource, Keys, TokenArgs};
 pub use role::{Role, require};
 pub use service::{AuthConfig, AuthService, ServiceError, TokenPair, User};
 pub use token::{Claims, JwkSet, LEEWAY_SECONDS, PublicJwk, SigningKey, TokenIssuer, Verifier};

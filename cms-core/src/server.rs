@@ -11,7 +11,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use auth::KeySource;
 use tokio::sync::watch;
 
 use crate::{Cms, CmsApi, Outbox, Relay, RelayConfig, Store};
@@ -26,10 +25,8 @@ pub struct Args {
     /// Where the auth service publishes its key set.
     #[arg(long, env = "MEDIAMESH_AUTH_URL", default_value = "http://127.0.0.1:8083")]
     pub auth_url: String,
-    #[arg(long, env = "MEDIAMESH_AUTH_ISSUER", default_value = "mediamesh-auth")]
-    pub issuer: String,
-    #[arg(long, env = "MEDIAMESH_AUTH_AUDIENCE", default_value = "mediamesh")]
-    pub audience: String,
+    #[command(flatten)]
+    pub tokens: auth::TokenArgs,
     /// Kafka brokers; without them no relay runs (the embedded indexer reads the outbox).
     #[arg(long, env = "MEDIAMESH_KAFKA_BROKERS")]
     pub kafka_brokers: Option<String>,
@@ -46,8 +43,7 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     let store = Store::connect(&url).await.with_context(|| format!("opening {url}"))?;
     let cms = Cms::new(store.clone());
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let source =
-        KeySource { auth_url: args.auth_url.clone(), issuer: args.issuer.clone(), audience: args.audience.clone() };
+    let source = args.tokens.source(&args.auth_url);
     let keys = source.connect(&client, Duration::from_secs(60)).await?;
     let api = CmsApi::with_broker(cms.clone(), keys.clone(), args.kafka_brokers.clone());
     let (stop, stopping) = watch::channel(false);

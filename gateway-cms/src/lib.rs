@@ -239,12 +239,7 @@ impl CmsGateway {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        let (template, mut response) = match self.routes.resolve(request.uri().path()) {
-            Ok((route, id)) => (route.template(), self.route(route, id, request).await),
-            Err(missing) => ("unmatched", problem(&missing)),
-        };
-        response.extensions_mut().insert(platform::http::RouteTemplate(template));
-        response
+        self.routes.dispatch(request, |route, id, request| self.route(route, id, request)).await
     }
 
     async fn route(&self, route: Route, id: Option<String>, request: Request) -> Response {

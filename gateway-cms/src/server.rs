@@ -10,8 +10,6 @@ use std::time::Duration;
 
 use crate::{CmsGateway, CmsGatewayConfig, default_policies};
 use anyhow::Context;
-use auth::KeySource;
-use platform::ratelimit::RateLimiter;
 use tokio::sync::watch;
 
 /// The gateway's configuration.
@@ -23,15 +21,10 @@ pub struct Args {
     pub cms_url: String,
     #[arg(long, env = "MEDIAMESH_AUTH_URL", default_value = "http://127.0.0.1:8083")]
     pub auth_url: String,
-    #[arg(long, env = "MEDIAMESH_AUTH_ISSUER", default_value = "mediamesh-auth")]
-    pub issuer: String,
-    #[arg(long, env = "MEDIAMESH_AUTH_AUDIENCE", default_value = "mediamesh")]
-    pub audience: String,
-    #[arg(long, env = "MEDIAMESH_REDIS_URL")]
-    pub redis_url: Option<String>,
-    /// While Redis is unreachable: `local` (limit in this process) or `closed` (refuse, 503).
-    #[arg(long, env = "MEDIAMESH_RATE_LIMIT_FAIL", default_value = "local")]
-    pub rate_limit_fail: String,
+    #[command(flatten)]
+    pub tokens: auth::TokenArgs,
+    #[command(flatten)]
+    pub limits: platform::ratelimit::LimitArgs,
     /// Policy overrides, e.g. `login=5/m,refresh=30/m,cms_write=120/m,cms_read=600/m:300`.
     #[arg(long, env = "MEDIAMESH_CMS_RATE_LIMITS", default_value = "")]
     pub rate_limits: String,
@@ -46,12 +39,10 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     let mut config = CmsGatewayConfig::new(args.auth_url.clone(), args.cms_url.clone());
     config.policies = default_policies().with_overrides(&args.rate_limits).map_err(anyhow::Error::msg)?;
     config.trusted_proxies = platform::http::parse_ips(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
-    let limiter =
-        RateLimiter::configured("cms", args.redis_url.as_deref(), &args.rate_limit_fail).map_err(anyhow::Error::msg)?;
+    let limiter = args.limits.limiter("cms").map_err(anyhow::Error::msg)?;
     let (stop, stopping) = watch::channel(false);
     let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-    let source =
-        KeySource { auth_url: args.auth_url.clone(), issuer: args.issuer.clone(), audience: args.audience.clone() };
+    let source = args.tokens.source(&args.auth_url);
     let keys = source.connect(&client, Duration::from_secs(60)).await?;
     let refresher = source.follow(client, keys.clone(), Duration::from_secs(60), stopping);
 

@@ -68,11 +68,6 @@ pub const ROUTES: &[(&str, Route)] = &[
 ];
 
 impl Route {
-    /// The path template, for metrics labels.
-    pub fn template(self) -> &'static str {
-        ROUTES.iter().find(|(_, route)| *route == self).map_or("unmatched", |(path, _)| path)
-    }
-
     /// Content routes are limited, cached and CORS-enabled; the operational ones are not.
     fn is_content(self) -> bool {
         !matches!(self, Self::OpenApi | Self::Health | Self::Ready | Self::Metrics)
@@ -207,12 +202,7 @@ impl PublicApi {
 
     /// Answers one request.
     pub async fn handle(self: Arc<Self>, request: Request) -> Response {
-        let (template, mut response) = match self.routes.resolve(request.uri().path()) {
-            Ok((route, id)) => (route.template(), self.route(route, id, request).await),
-            Err(missing) => ("unmatched", problem(&missing)),
-        };
-        response.extensions_mut().insert(platform::http::RouteTemplate(template));
-        response
+        self.routes.dispatch(request, |route, id, request| self.route(route, id, request)).await
     }
 
     async fn route(&self, route: Route, id: Option<String>, request: Request) -> Response {

@@ -15,9 +15,7 @@ use std::time::Duration;
 use crate::cdn::{CachePolicy, Cors};
 use crate::{PublicApi, PublicConfig, default_policies};
 use anyhow::Context;
-use auth::KeySource;
 use engine::{EngineConfig, Replica};
-use platform::ratelimit::RateLimiter;
 use tokio::sync::watch;
 
 /// The gateway's configuration.
@@ -31,16 +29,10 @@ pub struct Args {
     /// The auth service, for its key set; without it only anonymous calls are accepted.
     #[arg(long, env = "MEDIAMESH_AUTH_URL")]
     pub auth_url: Option<String>,
-    #[arg(long, env = "MEDIAMESH_AUTH_ISSUER", default_value = "mediamesh-auth")]
-    pub issuer: String,
-    #[arg(long, env = "MEDIAMESH_AUTH_AUDIENCE", default_value = "mediamesh")]
-    pub audience: String,
-    /// Redis for shared rate limits; without it each gateway limits on its own.
-    #[arg(long, env = "MEDIAMESH_REDIS_URL")]
-    pub redis_url: Option<String>,
-    /// While Redis is unreachable: `local` (limit in this process) or `closed` (refuse, 503).
-    #[arg(long, env = "MEDIAMESH_RATE_LIMIT_FAIL", default_value = "local")]
-    pub rate_limit_fail: String,
+    #[command(flatten)]
+    pub tokens: auth::TokenArgs,
+    #[command(flatten)]
+    pub limits: platform::ratelimit::LimitArgs,
     /// Policy overrides, e.g. `search=20/s:40,search_user=100/s:200,browse=50/s:100`.
     #[arg(long, env = "MEDIAMESH_PUBLIC_RATE_LIMITS", default_value = "")]
     pub rate_limits: String,
@@ -88,13 +80,11 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
     };
     config.policies = default_policies().with_overrides(&args.rate_limits).map_err(anyhow::Error::msg)?;
     config.trusted_proxies = platform::http::parse_ips(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
-    let limiter = RateLimiter::configured("public", args.redis_url.as_deref(), &args.rate_limit_fail)
-        .map_err(anyhow::Error::msg)?;
+    let limiter = args.limits.limiter("public").map_err(anyhow::Error::msg)?;
     let (keys, refresher) = match &args.auth_url {
         Some(auth_url) => {
             let client = reqwest::Client::builder().timeout(Duration::from_secs(5)).build()?;
-            let source =
-                KeySource { auth_url: auth_url.clone(), issuer: args.issuer.clone(), audience: args.audience.clone() };
+            let source = args.tokens.source(auth_url);
             let keys = source.connect(&client, Duration::from_secs(60)).await?;
             let refresher = source.follow(client, keys.clone(), Duration::from_secs(60), stopping.clone());
             (Some(keys), Some(refresher))

@@ -252,6 +252,22 @@ impl<R: Copy> Routes<R> {
         }
     }
 
+    /// Answers `request` with `handler(route, id, request)` for the route its path takes, or 404;
+    /// either way the response carries the route's template for the request metrics.
+    pub async fn dispatch<F, Fut>(&self, request: Request, handler: F) -> Response
+    where
+        F: FnOnce(R, Option<String>, Request) -> Fut,
+        Fut: Future<Output = Response>,
+    {
+        let template = self.template(request.uri().path());
+        let mut response = match self.resolve(request.uri().path()) {
+            Ok((route, id)) => handler(route, id, request).await,
+            Err(missing) => problem(&missing),
+        };
+        response.extensions_mut().insert(template);
+        response
+    }
+
     /// The template of the route `path` takes (`unmatched` when none), for metrics labels.
     pub fn template(&self, path: &str) -> RouteTemplate {
         RouteTemplate(self.router.at(path).map_or("unmatched", |matched| matched.value.1))

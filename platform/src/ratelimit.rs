@@ -118,6 +118,24 @@ impl Policies {
     }
 }
 
+/// A gateway's rate-limit settings, as flags or variables.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitArgs {
+    /// Redis for shared rate limits; without it each gateway limits on its own.
+    #[arg(long, env = "MEDIAMESH_REDIS_URL")]
+    pub redis_url: Option<String>,
+    /// While Redis is unreachable: `local` (limit in this process) or `closed` (refuse, 503).
+    #[arg(long, env = "MEDIAMESH_RATE_LIMIT_FAIL", default_value = "local")]
+    pub rate_limit_fail: String,
+}
+
+impl LimitArgs {
+    /// The limiter these settings ask for, its keys namespaced by `namespace`.
+    pub fn limiter(&self, namespace: &str) -> Result<RateLimiter, String> {
+        RateLimiter::configured(namespace, self.redis_url.as_deref(), &self.rate_limit_fail)
+    }
+}
+
 /// What to do when Redis cannot be asked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FailMode {

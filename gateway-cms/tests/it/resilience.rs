@@ -54,7 +54,12 @@ async fn the_breaker_opens_while_cms_core_is_down_and_closes_when_it_is_back() {
     assert_eq!(status, 200);
 
     cluster.cms.restart().await;
-    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The open period ends (a timer, nothing to race): the next call is the half-open probe.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while breaker.state() == BreakerState::Open {
+        assert!(Instant::now() < deadline, "the breaker never left the open state");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let (status, item) = call(Method::POST, &cluster.url("/v1/programs"), Some(&editor), Some(create("After"))).await;
     assert_eq!(status, 201, "the probe write succeeds: {item}");
     assert_eq!(breaker.state(), BreakerState::Closed);

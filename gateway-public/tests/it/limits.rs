@@ -139,7 +139,14 @@ async fn losing_redis_falls_back_to_local_limits_and_recovers() {
 
     // Redis back (empty, as a restarted cache is): shared limits again once the retry pause ends.
     redis.restart();
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    for gateway in [&a, &b] {
+        // Each limiter asks Redis again once its retry pause is over.
+        while gateway.api.limiter().ping_redis().await != Some(Ok(())) {
+            assert!(Instant::now() < deadline, "the limiter never reached Redis again");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
     for _ in 0..5 {
         assert_eq!(status(b.url("/v1/search?q=sea")).await, 200);
     }
