@@ -7,6 +7,9 @@ use anyhow::Context;
 use auth::{AuthConfig, AuthService};
 use clap::{Parser, Subcommand};
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "auth", about = "MediaMesh auth service")]
 struct Cli {

@@ -12,6 +12,9 @@ use benches::{pg, querymix};
 use clap::{Parser, Subcommand};
 use engine::{Engine, EngineConfig, SearchRequest, WriterConfig};
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "mm-bench", about = "MediaMesh latency-tuning harness")]
 struct Cli {

@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "cms-core", about = "MediaMesh CMS service")]
 struct Cli {

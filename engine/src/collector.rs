@@ -171,7 +171,14 @@ pub struct SearchSegmentCollector {
     segment_data: Arc<SegmentData>,
     heap: BinaryHeap<Reverse<Ranked>>,
     collected: Collected,
+    /// Documents waiting to be looked at, with their scores (see [`BATCH`]).
+    pending: Vec<(DocId, Score)>,
 }
+
+/// Documents looked at together. Each one's packed value is a random read of a column too large
+/// for the core's cache; reading a batch's values in one tight loop lets the processor wait for
+/// many of them at once instead of one after another.
+const BATCH: usize = 64;
 
 impl Collector for SearchCollector {
     type Fruit = Collected;
@@ -191,6 +198,7 @@ impl Collector for SearchCollector {
                 language_counts: if self.facets { vec![0; LANGUAGES.len()] } else { Vec::new() },
                 ..Collected::default()
             },
+            pending: Vec::with_capacity(BATCH),
         })
     }
 
@@ -224,7 +232,35 @@ impl SegmentCollector for SearchSegmentCollector {
     type Fruit = Collected;
 
     fn collect(&mut self, doc: DocId, score: Score) {
-        let packed = Packed(u64::from(self.segment_data.packed.get(doc as usize).copied().unwrap_or_default()));
+        self.pending.push((doc, score));
+        if self.pending.len() == BATCH {
+            self.flush();
+        }
+    }
+
+    fn harvest(mut self) -> Collected {
+        self.flush();
+        self.collected.top = self.heap.into_iter().map(|Reverse(ranked)| ranked).collect();
+        self.collected
+    }
+}
+
+impl SearchSegmentCollector {
+    fn flush(&mut self) {
+        let mut packed = [0u16; BATCH];
+        let column = &self.segment_data.packed;
+        for (value, &(doc, _)) in packed.iter_mut().zip(&self.pending) {
+            *value = column.get(doc as usize).copied().unwrap_or_default();
+        }
+        let pending = std::mem::take(&mut self.pending);
+        for (&(doc, score), &value) in pending.iter().zip(&packed) {
+            self.collect_packed(doc, score, Packed(u64::from(value)));
+        }
+        self.pending = pending;
+        self.pending.clear();
+    }
+
+    fn collect_packed(&mut self, doc: DocId, score: Score, packed: Packed) {
         if !packed.visible() {
             return;
         }
@@ -282,11 +318,6 @@ impl SegmentCollector for SearchSegmentCollector {
         {
             *worst = Reverse(ranked);
         }
-    }
-
-    fn harvest(mut self) -> Collected {
-        self.collected.top = self.heap.into_iter().map(|Reverse(ranked)| ranked).collect();
-        self.collected
     }
 }
 

@@ -28,6 +28,9 @@ pub struct Matcher {
     stem_terms: FxHashSet<String>,
     /// First letters of those stems.
     stem_initials: FxHashSet<char>,
+    /// First letters of every word that can match without stemming, and of the stems: a word
+    /// starting otherwise matches only where stemming may change a word's first letter.
+    initials: FxHashSet<char>,
     /// Decisions so far, by document language (a stem depends on it) and word.
     decided: RefCell<Vec<(Option<LanguageCode>, Decisions)>>,
 }
@@ -54,10 +57,16 @@ impl Matcher {
             matcher.stem_initials.extend(word.term.chars().next());
             matcher.stem_initials.extend(word.stems.iter().filter_map(|stem| stem.chars().next()));
         }
+        let initials = matcher.exact.iter().chain(&matcher.prefixes).filter_map(|word| word.chars().next());
+        matcher.initials = initials.chain(matcher.stem_initials.iter().copied()).collect();
         matcher
     }
 
-    fn matches(&self, word: &WordRef<'_>, language: Option<LanguageCode>, stem: &mut String) -> bool {
+    /// `strict`: stemming in the text's language never changes a word's first letter.
+    fn matches(&self, word: &WordRef<'_>, language: Option<LanguageCode>, strict: bool, stem: &mut String) -> bool {
+        if strict && !word.term.chars().next().is_some_and(|initial| self.initials.contains(&initial)) {
+            return false;
+        }
         let mut decided = self.decided.borrow_mut();
         let slot = match decided.iter().position(|(l, _)| *l == language) {
             Some(slot) => slot,
@@ -113,11 +122,12 @@ pub fn highlight(
     let mut window_end = text.len();
     let mut window_start = 0;
     let mut stem = String::new();
+    let strict = language.is_none_or(analysis::stem_keeps_initial);
     analysis::visit_words(text, |word| {
         if word.start >= window_end {
             return false;
         }
-        if !matcher.matches(&word, language, &mut stem) {
+        if !matcher.matches(&word, language, strict, &mut stem) {
             return true;
         }
         match spans.last_mut() {
@@ -218,6 +228,19 @@ mod tests {
     fn a_query_stem_matches_a_word_that_is_its_own_stem() {
         let matcher = matcher("running ", &[]);
         assert_eq!(highlight("We run", lang("en"), &matcher, None).as_deref(), Some("We <em>run</em>"));
+    }
+
+    #[test]
+    fn a_stem_that_changes_the_first_letter_still_marks_the_word() {
+        // Dutch stemming drops `ge-`: the word starts with a letter no query word starts with.
+        let mut stem = String::new();
+        assert!(analysis::document_stem_term(LanguageCode::parse("nl").expect("nl"), "gewerkt", "gewerkt", &mut stem));
+        let query_stem = stem.trim_start_matches(analysis::STEM_MARKER).to_owned();
+        assert!(!query_stem.starts_with('g'), "{query_stem}");
+        let matcher = matcher(&format!("{query_stem} "), &[]);
+        assert_eq!(highlight("Hard gewerkt", lang("nl"), &matcher, None).as_deref(), Some("Hard <em>gewerkt</em>"));
+        // Where stems keep the first letter, other words are passed over without stemming.
+        assert_eq!(highlight("Hard gewerkt", lang("en"), &matcher, None), None);
     }
 
     #[test]

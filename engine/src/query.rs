@@ -9,6 +9,8 @@
 //! variants are looked up once per query in every segment's term dictionaries and become ordinary
 //! term clauses, at most [`MAX_VARIANTS`] per word, the most frequent first.
 
+use std::sync::Arc;
+
 use contracts::LanguageCode;
 use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
 use tantivy::schema::{Field, IndexRecordOption};
@@ -20,7 +22,7 @@ use crate::automata::{Prefix, Typos};
 use crate::error::{EngineError, Result};
 use crate::request::MAX_QUERY_TERMS;
 use crate::schema::Fields;
-use crate::segments::{Lexicon, SegmentCache};
+use crate::segments::{Expansion, ExpansionKey, Lexicon, SegmentCache};
 
 /// Title matches outweigh description matches by this much, so an item named by the query ranks
 /// above items that only talk about it.
@@ -135,16 +137,19 @@ pub fn build(
     let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut all_variants = Vec::new();
     let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
-    let lexicons = lexicons.map(|cache| cache.lexicons(searcher)).transpose()?;
+    let source = match lexicons {
+        Some(cache) => Source::Lexicons { cache, lexicons: cache.lexicons(searcher)? },
+        None => Source::Fields(&fields),
+    };
     for word in &parsed.words {
         let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
-        let variants = Variants::of(word, &fields, searcher, lexicons.as_deref())?;
+        let variants = Variants::of(word, searcher, &source)?;
         for &(field, boost) in text_fields {
             add_word_clauses(word, &variants, field, boost, &mut should);
         }
         must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
-        all_variants.extend(variants.typos);
-        all_variants.extend(variants.prefix);
+        all_variants.extend(variants.typos.iter().cloned());
+        all_variants.extend(variants.prefix.iter().cloned());
     }
     for phrase in &parsed.phrases {
         let should: Vec<(Occur, Box<dyn Query>)> = text_fields
@@ -181,10 +186,10 @@ fn add_word_clauses(
             out.push(term_query(stem, boost * STEM_FACTOR));
         }
     }
-    for term in &variants.typos {
+    for term in variants.typos.iter() {
         out.push(term_query(term, boost * TYPO_FACTOR));
     }
-    for term in &variants.prefix {
+    for term in variants.prefix.iter() {
         out.push(term_query(term, boost * PREFIX_FACTOR));
     }
 }
@@ -197,24 +202,51 @@ const MAX_VARIANTS: usize = 48;
 /// dictionaries of every field and segment, so each becomes an ordinary (BM25-scored, skippable)
 /// term clause.
 struct Variants {
-    typos: Vec<String>,
-    prefix: Vec<String>,
+    typos: Arc<[String]>,
+    prefix: Arc<[String]>,
+}
+
+/// Where variants are looked up: the lexicons (with the cache of their expansions), or the term
+/// dictionaries of some fields.
+enum Source<'a> {
+    Lexicons { cache: &'a SegmentCache, lexicons: Vec<Lexicon> },
+    Fields(&'a [Field]),
 }
 
 impl Variants {
-    fn of(word: &QueryWord, fields: &[Field], searcher: &Searcher, lexicons: Option<&[Lexicon]>) -> Result<Self> {
+    fn of(word: &QueryWord, searcher: &Searcher, source: &Source<'_>) -> Result<Self> {
+        let none = || -> Arc<[String]> { Arc::from(Vec::new()) };
         Ok(Self {
             typos: if word.typos > 0 {
-                expand(searcher, fields, lexicons, &Typos::new(&word.term, word.typos), &word.term)?
+                expand_cached(searcher, source, word, Expansion::Typos(word.typos))?
             } else {
-                Vec::new()
+                none()
             },
-            prefix: if word.prefix {
-                expand(searcher, fields, lexicons, &Prefix::new(&word.term), &word.term)?
-            } else {
-                Vec::new()
-            },
+            prefix: if word.prefix { expand_cached(searcher, source, word, Expansion::Prefix)? } else { none() },
         })
+    }
+}
+
+fn expand_cached(
+    searcher: &Searcher,
+    source: &Source<'_>,
+    word: &QueryWord,
+    expansion: Expansion,
+) -> Result<Arc<[String]>> {
+    let run = |fields: &[Field], lexicons: Option<&[Lexicon]>| match expansion {
+        Expansion::Typos(typos) => expand(searcher, fields, lexicons, &Typos::new(&word.term, typos), &word.term),
+        Expansion::Prefix => expand(searcher, fields, lexicons, &Prefix::new(&word.term), &word.term),
+    };
+    match source {
+        Source::Lexicons { cache, lexicons } => {
+            let key = ExpansionKey {
+                generation: searcher.generation().generation_id(),
+                word: word.term.as_str().into(),
+                expansion,
+            };
+            Ok(cache.expansion(key, || run(&[], Some(lexicons)))?)
+        }
+        Source::Fields(fields) => Ok(run(fields, None)?.into()),
     }
 }
 
@@ -226,7 +258,7 @@ fn expand<A: Automaton>(
     lexicons: Option<&[Lexicon]>,
     automaton: &A,
     word: &str,
-) -> Result<Vec<String>>
+) -> tantivy::Result<Vec<String>>
 where
     A::State: Clone,
 {

@@ -8,6 +8,11 @@
 //!   frequencies summed, as one FST that typo and prefix expansion walks once per segment instead of
 //!   once per field.
 //!
+//! Typo and prefix expansions looked up in the lexicons are kept too, by searcher generation and
+//! word: query words repeat (their frequencies follow a Zipf law, as a catalog's words do), and
+//! walking the lexicon for a word's variants is most of what a query costs before it reads
+//! postings. A new generation (a commit) asks under a new key; older entries age out by size.
+//!
 //! The lexicons of the large segments are also merged into one, so a query walks one dictionary for
 //! most of the index (segment vocabularies overlap almost entirely) plus one per small, recent
 //! segment. The merged lexicon is rebuilt only when the set of large segments changes, which
@@ -48,6 +53,25 @@ pub struct SegmentCache {
     segments: RwLock<FxHashMap<SegmentId, Arc<SegmentData>>>,
     /// The merged lexicon of the large segments, with their ids (sorted).
     merged: RwLock<Option<(Vec<SegmentId>, Lexicon)>>,
+    expansions: moka::sync::Cache<ExpansionKey, Arc<[String]>>,
+}
+
+/// Bytes the expansion cache may hold.
+const EXPANSION_CACHE_BYTES: u64 = 16 * 1024 * 1024;
+
+/// A word's expansion: its typo variants (with so many edits) or its prefix completions, under
+/// one searcher generation.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ExpansionKey {
+    pub generation: u64,
+    pub word: Box<str>,
+    pub expansion: Expansion,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Expansion {
+    Typos(u8),
+    Prefix,
 }
 
 impl std::fmt::Debug for SegmentCache {
@@ -59,7 +83,34 @@ impl std::fmt::Debug for SegmentCache {
 
 impl SegmentCache {
     pub fn new(fields: Fields, large_segment_docs: u32) -> Self {
-        Self { fields, large_segment_docs, segments: RwLock::new(FxHashMap::default()), merged: RwLock::new(None) }
+        let expansions = moka::sync::Cache::builder()
+            .max_capacity(EXPANSION_CACHE_BYTES)
+            .weigher(|key: &ExpansionKey, variants: &Arc<[String]>| {
+                let bytes = 96 + key.word.len() + variants.iter().map(|v| v.len() + 24).sum::<usize>();
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .build();
+        Self {
+            fields,
+            large_segment_docs,
+            segments: RwLock::new(FxHashMap::default()),
+            merged: RwLock::new(None),
+            expansions,
+        }
+    }
+
+    /// The expansion under `key`, computed by `expand` unless it was already.
+    pub fn expansion(
+        &self,
+        key: ExpansionKey,
+        expand: impl FnOnce() -> tantivy::Result<Vec<String>>,
+    ) -> tantivy::Result<Arc<[String]>> {
+        if let Some(found) = self.expansions.get(&key) {
+            return Ok(found);
+        }
+        let variants: Arc<[String]> = expand()?.into();
+        self.expansions.insert(key, Arc::clone(&variants));
+        Ok(variants)
     }
 
     /// The lexicons that together cover every segment of `searcher`: the merged one when it matches

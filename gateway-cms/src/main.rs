@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "gateway-cms", about = "MediaMesh CMS gateway")]
 struct Cli {

@@ -2,6 +2,9 @@
 
 use clap::Parser;
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "gateway-public", about = "MediaMesh discovery API")]
 struct Cli {

@@ -5,6 +5,9 @@
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "indexer", about = "MediaMesh indexer: content events → discovery index")]
 struct Cli {

@@ -9,6 +9,9 @@ mod up;
 use clap::{Parser, Subcommand};
 use tokio::sync::watch;
 
+#[global_allocator]
+static ALLOCATOR: platform::Allocator = platform::Allocator;
+
 #[derive(Debug, Parser)]
 #[command(name = "mediamesh", about = "MediaMesh: podcast and documentary discovery", version)]
 struct Cli {

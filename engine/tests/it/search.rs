@@ -242,3 +242,60 @@ fn relevance_without_text_falls_back_to_newest() {
     let browse = SearchRequest { sort: Sort::Relevance, ..SearchRequest::default() };
     assert_eq!(ids(&index.engine.search(&browse).expect("browse"))[0], 105);
 }
+
+#[test]
+fn expansions_looked_up_before_a_commit_are_not_reused_after_it() {
+    // The engine keeps each word's typo and prefix expansions until the next commit; a word the
+    // commit brings must then be found through them.
+    let mut index = open();
+    let item = |n, title: &str| ContentSnapshot::Program(program(n, title, "A show.", "history", "en"));
+    load(&mut index, &[item(1, "Octopus Hour")]);
+    let found = |index: &crate::support::TestIndex, text: &str| {
+        let mut found = ids(&index.engine.search_uncached(&request(text)).expect("search"));
+        found.sort();
+        found
+    };
+    assert_eq!(found(&index, "octo"), [1]);
+    assert_eq!(found(&index, "octopux "), [1]);
+    load(&mut index, &[item(2, "Octopux Radio"), item(3, "Octoberfest Live")]);
+    assert_eq!(found(&index, "octo"), [1, 2, 3]);
+    assert_eq!(found(&index, "octopux "), [1, 2]);
+}
+
+#[test]
+fn totals_and_facets_are_exact_across_many_matching_documents() {
+    // The collector looks at matching documents in batches; counts must not depend on where a
+    // batch ends.
+    let mut index = open();
+    let categories = ["history", "science", "comedy"];
+    let languages = ["en", "fr"];
+    let items: Vec<ContentSnapshot> = (0..203u128)
+        .map(|n| {
+            let category = categories[n as usize % 3];
+            let language = languages[n as usize % 2];
+            ContentSnapshot::Program(program(n + 1, &format!("Harbour tales {n}"), "Stories.", category, language))
+        })
+        .collect();
+    load(&mut index, &items);
+    let mut filtered = params("q=harbour&category=science&language=fr");
+    filtered.per_page = 50;
+    let response = index.engine.search_uncached(&filtered).expect("search");
+    let expected = (0..203usize).filter(|n| n % 3 == 1 && n % 2 == 1).count() as u64;
+    assert_eq!(response.total, expected);
+    let count = |facets: &[engine::FacetCount], value: &str| {
+        facets.iter().find(|f| f.value == value).map(|f| f.count).unwrap_or_default()
+    };
+    // Disjunctive: each facet counts with every filter but its own.
+    assert_eq!(count(&response.facets.category, "science"), expected);
+    assert_eq!(
+        count(&response.facets.category, "history"),
+        (0..203usize).filter(|n| n % 3 == 0 && n % 2 == 1).count() as u64
+    );
+    assert_eq!(
+        count(&response.facets.language, "en"),
+        (0..203usize).filter(|n| n % 3 == 1 && n % 2 == 0).count() as u64
+    );
+    assert_eq!(response.hits.len() as u64, expected, "all on one page of 50");
+    let all = index.engine.search_uncached(&request("harbour ")).expect("search");
+    assert_eq!(all.total, 203);
+}
