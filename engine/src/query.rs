@@ -6,8 +6,9 @@
 //! trailing space). Text in double quotes must match as a phrase. Title matches weigh more than
 //! description matches. As in Meilisearch, which counts a first-letter typo double, the first letter
 //! must be right (it keeps the typo automaton out of most of the term dictionary). Typo and prefix
-//! variants are looked up once per query in every segment's term dictionaries and become ordinary
-//! term clauses, at most [`MAX_VARIANTS`] per word, the most frequent first.
+//! variants are looked up in the segments' lexicons (once per word until the next commit; see
+//! `segments`) and become ordinary term clauses, at most [`MAX_VARIANTS`] per word, the most
+//! frequent first.
 
 use std::sync::Arc;
 
