@@ -13,8 +13,8 @@ use std::sync::Arc;
 
 use auth::{Claims, Keys};
 use contracts::{
-    Category, ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, ErrorCode, LanguageCode,
-    Problem, UpdateEpisode, UpdateProgram,
+    AuditParams, ContentKind, ContentSnapshot, CreateEpisode, CreateProgram, ErrorCode, ListParams, Problem,
+    UpdateEpisode, UpdateProgram,
 };
 use http::header::{ETAG, LOCATION};
 use http::{HeaderValue, Method, StatusCode};
@@ -167,17 +167,7 @@ impl CmsApi {
                 Ok(item_response(StatusCode::OK, &item))
             }
             (Route::Audit, Method::GET, None) => {
-                let mut item = None;
-                let mut after = 0i64;
-                let mut limit = 100u32;
-                for (key, value) in query_pairs(request.uri()) {
-                    match key.as_str() {
-                        "item" => item = Some(parse_param_id("item", &value)?),
-                        "after" => after = parse_param("after", &value)?,
-                        "limit" => limit = parse_param("limit", &value)?,
-                        other => return Err(invalid_param(other, "is not a parameter of this route")),
-                    }
-                }
+                let AuditParams { item, after, limit } = AuditParams::from_pairs(query_pairs(request.uri()))?;
                 let entries = cms.audit(&actor, item, after, limit).await.map_err(failure)?;
                 Ok(json(StatusCode::OK, &serde_json::json!({ "entries": entries })))
             }
@@ -235,34 +225,15 @@ async fn list(
     kind: Option<ContentKind>,
     program_id: Option<Uuid>,
 ) -> Result<Response, Problem> {
-    let mut filter = ListFilter { kind, program_id, page: 1, per_page: 20, ..ListFilter::default() };
-    for (key, value) in query_pairs(request.uri()) {
-        match key.as_str() {
-            "status" => {
-                filter.status = Some(ContentStatus::parse(&value).map_err(|e| invalid_param("status", &e.message))?);
-            }
-            "category" => {
-                filter.category = Some(Category::parse(&value).map_err(|e| invalid_param("category", &e.message))?);
-            }
-            "language" => {
-                filter.language = Some(LanguageCode::parse(&value).map_err(|e| invalid_param("language", &e.message))?);
-            }
-            "q" => filter.text = Some(value).filter(|t| !t.trim().is_empty()),
-            "page" => filter.page = parse_param("page", &value)?,
-            "per_page" => {
-                filter.per_page = parse_param("per_page", &value)?;
-                if !(1..=crate::content::MAX_PAGE_SIZE).contains(&filter.per_page) {
-                    return Err(invalid_param("per_page", "must be between 1 and 100"));
-                }
-            }
-            other => return Err(invalid_param(other, "is not a parameter of this route")),
-        }
-    }
-    if filter.page == 0 {
-        return Err(invalid_param("page", "must be 1 or more"));
-    }
+    let filter = list_filter(request.uri(), kind, program_id)?;
     let page = cms.list(actor, &filter).await.map_err(failure)?;
     Ok(json(StatusCode::OK, &page))
+}
+
+/// The filter a list route's query string asks for, or a 400 problem naming the parameter.
+fn list_filter(uri: &http::Uri, kind: Option<ContentKind>, program_id: Option<Uuid>) -> Result<ListFilter, Problem> {
+    let ListParams { status, category, language, text, page, per_page } = ListParams::from_pairs(query_pairs(uri))?;
+    Ok(ListFilter { kind, program_id, status, category, language, text, page, per_page })
 }
 
 /// A `201 Created` with `Location` and `ETag`.
@@ -312,10 +283,6 @@ fn parse_id(text: &str) -> Result<Uuid, Problem> {
 
 fn parse_param_id(name: &str, text: &str) -> Result<Uuid, Problem> {
     Uuid::parse_str(text).map_err(|_| invalid_param(name, "must be a UUID"))
-}
-
-fn parse_param<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, Problem> {
-    text.parse().map_err(|_| invalid_param(name, "must be a non-negative whole number"))
 }
 
 fn invalid_param(name: &str, message: &str) -> Problem {

@@ -63,7 +63,7 @@ impl From<Uuid> for Target {
 }
 
 /// What `list` returns at most per page.
-pub const MAX_PAGE_SIZE: u32 = 100;
+pub const MAX_PAGE_SIZE: u32 = contracts::MAX_LIST_PAGE_SIZE;
 
 /// Filters for listing content in the CMS (drafts included, deleted items never).
 #[derive(Debug, Clone, Default)]

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{Category, ContentKind, ContentStatus, Description, DurationSeconds, LanguageCode, PublishDate, Title};
+use crate::{
+    Category, ContentKind, ContentStatus, Description, DurationSeconds, ErrorCode, LanguageCode, Problem, PublishDate,
+    Title,
+};
 
 /// A program (a podcast or documentary series) as the CMS stores it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -264,4 +267,84 @@ mod tests {
         assert_eq!(back, snapshot);
         assert_eq!(back.program_id(), Uuid::max());
     }
+}
+
+/// Most items one page of a CMS listing holds.
+pub const MAX_LIST_PAGE_SIZE: u32 = 100;
+
+/// The query string of the CMS list routes (`GET /v1/programs`, `GET /v1/programs/{id}/episodes`):
+/// `status`, `category`, `language`, `q` (words the title must contain), `page`, `per_page`.
+/// cms-core answers with it and gateway-cms checks requests with it before forwarding them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListParams {
+    pub status: Option<ContentStatus>,
+    pub category: Option<Category>,
+    pub language: Option<LanguageCode>,
+    pub text: Option<String>,
+    pub page: u32,
+    pub per_page: u32,
+}
+
+impl ListParams {
+    /// From decoded query pairs; a 400 problem names the parameter at fault.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, Problem> {
+        let mut params = Self { status: None, category: None, language: None, text: None, page: 1, per_page: 20 };
+        for (key, value) in pairs {
+            match key.as_str() {
+                "status" => {
+                    params.status = Some(ContentStatus::parse(&value).map_err(|e| invalid("status", &e.message))?)
+                }
+                "category" => {
+                    params.category = Some(Category::parse(&value).map_err(|e| invalid("category", &e.message))?)
+                }
+                "language" => {
+                    params.language = Some(LanguageCode::parse(&value).map_err(|e| invalid("language", &e.message))?);
+                }
+                "q" => params.text = Some(value).filter(|t| !t.trim().is_empty()),
+                "page" => params.page = whole_number("page", &value)?,
+                "per_page" => params.per_page = whole_number("per_page", &value)?,
+                other => return Err(invalid(other, "is not a parameter of this route")),
+            }
+        }
+        if params.page == 0 {
+            return Err(invalid("page", "must be 1 or more"));
+        }
+        if !(1..=MAX_LIST_PAGE_SIZE).contains(&params.per_page) {
+            return Err(invalid("per_page", "must be between 1 and 100"));
+        }
+        Ok(params)
+    }
+}
+
+/// The query string of `GET /v1/audit`: entries about one `item` (or all), `after` an entry id,
+/// at most `limit` of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuditParams {
+    pub item: Option<Uuid>,
+    pub after: i64,
+    pub limit: u32,
+}
+
+impl AuditParams {
+    /// From decoded query pairs; a 400 problem names the parameter at fault.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, Problem> {
+        let mut params = Self { item: None, after: 0, limit: 100 };
+        for (key, value) in pairs {
+            match key.as_str() {
+                "item" => params.item = Some(Uuid::parse_str(&value).map_err(|_| invalid("item", "must be a UUID"))?),
+                "after" => params.after = whole_number("after", &value)?,
+                "limit" => params.limit = whole_number("limit", &value)?,
+                other => return Err(invalid(other, "is not a parameter of this route")),
+            }
+        }
+        Ok(params)
+    }
+}
+
+fn whole_number<T: std::str::FromStr>(name: &str, text: &str) -> Result<T, Problem> {
+    text.parse().map_err(|_| invalid(name, "must be a non-negative whole number"))
+}
+
+fn invalid(name: &str, message: &str) -> Problem {
+    Problem::for_field(ErrorCode::InvalidParameter, name, message)
 }

@@ -18,7 +18,10 @@ mod language;
 mod openapi;
 
 pub use category::{CATEGORIES, Category};
-pub use content::{ContentSnapshot, CreateEpisode, CreateProgram, Episode, Program, UpdateEpisode, UpdateProgram};
+pub use content::{
+    AuditParams, ContentSnapshot, CreateEpisode, CreateProgram, Episode, ListParams, MAX_LIST_PAGE_SIZE, Program,
+    UpdateEpisode, UpdateProgram,
+};
 pub use discovery::{
     FacetValues, Facets, Highlights, Related, SearchHit, SearchPage, Suggestion, Suggestions, ValueCount,
 };

@@ -20,12 +20,14 @@ use std::time::Duration;
 use auth::forms::{Login, NewUser, RefreshToken, UserChanges};
 use auth::{Claims, Keys, Role};
 use bytes::Bytes;
-use contracts::{CreateEpisode, CreateProgram, ErrorCode, Problem, UpdateEpisode, UpdateProgram};
+use contracts::{
+    AuditParams, CreateEpisode, CreateProgram, ErrorCode, ListParams, Problem, UpdateEpisode, UpdateProgram,
+};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use http_body_util::Full;
 use platform::http::{
-    MAX_BODY_BYTES, Request, Response, Routes, client_ip, header, json, parse_json, problem, read_body,
+    MAX_BODY_BYTES, Request, Response, Routes, client_ip, header, json, parse_json, problem, query_pairs, read_body,
 };
 use platform::ratelimit::{Policies, Policy, RateLimiter};
 use platform::resilience::{OpenCircuit, Upstream, UpstreamConfig};
@@ -289,6 +291,7 @@ impl CmsGateway {
             Some(role) => Some(self.authorise(request.headers(), role)?),
             None => None,
         };
+        validate_query(route, request.method(), request.uri())?;
         let ip = client_ip(&request, &self.config.trusted_proxies);
         let path_and_query =
             request.uri().path_and_query().map_or_else(|| request.uri().path().to_owned(), |p| p.as_str().to_owned());
@@ -406,6 +409,15 @@ impl CmsGateway {
         }
         let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
         json(status, &serde_json::json!({"status": if ready { "ready" } else { "unready" }, "checks": checks}))
+    }
+}
+
+/// Checks the query string of the routes that take one, with the parsers cms-core answers with.
+fn validate_query(route: Route, method: &Method, uri: &http::Uri) -> Result<(), Problem> {
+    match (route, method.as_str()) {
+        (Route::Programs | Route::ProgramEpisodes, "GET") => ListParams::from_pairs(query_pairs(uri)).map(drop),
+        (Route::Audit, "GET") => AuditParams::from_pairs(query_pairs(uri)).map(drop),
+        _ => Ok(()),
     }
 }
 
