@@ -232,8 +232,7 @@ async fn list(
 
 /// The filter a list route's query string asks for, or a 400 problem naming the parameter.
 fn list_filter(uri: &http::Uri, kind: Option<ContentKind>, program_id: Option<Uuid>) -> Result<ListFilter, Problem> {
-    let ListParams { status, category, language, text, page, per_page } = ListParams::from_pairs(query_pairs(uri))?;
-    Ok(ListFilter { kind, program_id, status, category, language, text, page, per_page })
+    Ok(ListFilter { kind, program_id, params: ListParams::from_pairs(query_pairs(uri))? })
 }
 
 /// A `201 Created` with `Location` and `ETag`.

@@ -9,8 +9,8 @@
 use auth::{Claims, Role};
 use chrono::{DateTime, Utc};
 use contracts::{
-    Category, ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, DomainError, Episode,
-    EventEnvelope, EventType, LanguageCode, Program, PublishDate, UpdateEpisode, UpdateProgram,
+    ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, DomainError, Episode, EventEnvelope,
+    EventType, ListParams, Program, PublishDate, UpdateEpisode, UpdateProgram,
 };
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -70,13 +70,9 @@ pub const MAX_PAGE_SIZE: u32 = contracts::MAX_LIST_PAGE_SIZE;
 pub struct ListFilter {
     pub kind: Option<ContentKind>,
     pub program_id: Option<Uuid>,
-    pub status: Option<ContentStatus>,
-    pub category: Option<Category>,
-    pub language: Option<LanguageCode>,
-    /// Words the title must contain, case-insensitively.
-    pub text: Option<String>,
-    pub page: u32,
-    pub per_page: u32,
+    /// What the list routes' query string asks for: status, category, language, words the title
+    /// must contain (case-insensitively), paging.
+    pub params: ListParams,
 }
 
 /// One page of a listing, newest change first.
@@ -219,19 +215,20 @@ impl Cms {
     /// A page of items matching `filter`, most recently changed first.
     pub async fn list(&self, actor: &Actor, filter: &ListFilter) -> Result<ListPage> {
         actor.require(Role::Editor)?;
-        let per_page = filter.per_page.clamp(1, MAX_PAGE_SIZE);
-        let page = filter.page.max(1);
+        let params = &filter.params;
+        let per_page = params.per_page.clamp(1, MAX_PAGE_SIZE);
+        let page = params.page.max(1);
         // Absent filters are passed as NULL so one statement serves every combination.
         const WHERE: &str = "status <> 'deleted' \
             AND ($1 IS NULL OR kind = $1) AND ($2 IS NULL OR program_id = $2) AND ($3 IS NULL OR status = $3) \
             AND ($4 IS NULL OR category = $4) AND ($5 IS NULL OR language = $5) AND ($6 IS NULL OR title_lower LIKE $6 ESCAPE '\\')";
-        let text = filter.text.as_deref().map(|t| format!("%{}%", escape_like(&t.to_lowercase())));
+        let text = params.text.as_deref().map(|t| format!("%{}%", escape_like(&t.to_lowercase())));
         let binds = (
             filter.kind.map(|k| k.as_str().to_owned()),
             filter.program_id.map(|id| id.to_string()),
-            filter.status.map(|s| s.as_str().to_owned()),
-            filter.category.map(|c| c.slug().to_owned()),
-            filter.language.map(|l| l.code().to_owned()),
+            params.status.map(|s| s.as_str().to_owned()),
+            params.category.map(|c| c.slug().to_owned()),
+            params.language.map(|l| l.code().to_owned()),
             text,
         );
         let count_sql = sqlx::AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM content WHERE {WHERE}"));

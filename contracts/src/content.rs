@@ -285,10 +285,17 @@ pub struct ListParams {
     pub per_page: u32,
 }
 
+impl Default for ListParams {
+    /// Every item, the first page of 20.
+    fn default() -> Self {
+        Self { status: None, category: None, language: None, text: None, page: 1, per_page: 20 }
+    }
+}
+
 impl ListParams {
     /// From decoded query pairs; a 400 problem names the parameter at fault.
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Result<Self, Problem> {
-        let mut params = Self { status: None, category: None, language: None, text: None, page: 1, per_page: 20 };
+        let mut params = Self::default();
         for (key, value) in pairs {
             match key.as_str() {
                 "status" => {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use cms_core::{Actor, Cms, ListFilter, Store, Target};
-use contracts::{ContentKind, CreateEpisode, CreateProgram};
+use contracts::{ContentKind, CreateEpisode, CreateProgram, ListParams};
 
 /// (category, program titles in en, fr, de, es, pt).
 const PROGRAMS: &[(&str, [&str; 5])] = &[
@@ -110,7 +110,15 @@ pub async fn load(database_url: &str) -> anyhow::Result<usize> {
     let store = Store::connect(database_url).await.with_context(|| format!("opening {database_url}"))?;
     let cms = Cms::new(store);
     let actor = Actor { user_id: "demo-loader".into(), role: auth::Role::Admin };
-    if cms.list(&actor, &ListFilter { page: 1, per_page: 1, ..ListFilter::default() }).await?.total > 0 {
+    if cms
+        .list(
+            &actor,
+            &ListFilter { params: ListParams { per_page: 1, ..ListParams::default() }, ..ListFilter::default() },
+        )
+        .await?
+        .total
+        > 0
+    {
         return Ok(0);
     }
     let mut written = 0;

@@ -3,8 +3,8 @@
 use chrono::{Duration, Utc};
 use cms_core::{CmsError, ListFilter, Outbox};
 use contracts::{
-    ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, EventEnvelope, EventType, PublishDate,
-    UpdateProgram,
+    ContentKind, ContentSnapshot, ContentStatus, CreateEpisode, CreateProgram, EventEnvelope, EventType, ListParams,
+    PublishDate, UpdateProgram,
 };
 
 use crate::support::{admin, backends, editor, listener};
@@ -61,19 +61,15 @@ async fn create_edit_and_read_with_versions() {
                 &ListFilter {
                     kind: Some(ContentKind::Episode),
                     program_id: Some(program.id),
-                    per_page: 10,
-                    ..Default::default()
+                    params: ListParams { per_page: 10, ..Default::default() },
                 },
             )
             .await
             .expect(name);
         assert_eq!((episodes.total, episodes.items.len()), (1, 1), "{name}");
-        let by_text = cms
-            .list(&editor(), &ListFilter { text: Some("HISTORY 2".into()), per_page: 10, ..Default::default() })
-            .await;
+        let by_text = cms.list(&editor(), &titled("HISTORY 2")).await;
         assert_eq!(by_text.expect(name).total, 1, "{name}: title search is case-insensitive");
-        let none =
-            cms.list(&editor(), &ListFilter { text: Some("%".into()), per_page: 10, ..Default::default() }).await;
+        let none = cms.list(&editor(), &titled("%")).await;
         assert_eq!(none.expect(name).total, 0, "{name}: a wildcard in the text is matched literally");
 
         let missing = cms.create_episode(&editor(), uuid::Uuid::now_v7(), episode_input("Orphan"), None, None).await;
@@ -151,7 +147,7 @@ async fn a_retried_create_returns_the_first_result() {
         let first = cms.create_program(&editor(), program_input("Radiolab"), Some("key-1"), None).await.expect(name);
         let retry = cms.create_program(&editor(), program_input("Radiolab"), Some("key-1"), None).await.expect(name);
         assert_eq!(first, retry, "{name}");
-        let listed = cms.list(&editor(), &ListFilter { per_page: 10, ..Default::default() }).await.expect(name);
+        let listed = cms.list(&editor(), &first_ten()).await.expect(name);
         assert_eq!(listed.total, 1, "{name}: no duplicate");
 
         let reused = cms.create_program(&editor(), program_input("Other"), Some("key-1"), None).await;
@@ -234,7 +230,7 @@ async fn unpublishing_or_deleting_a_program_hides_its_episodes() {
         }
         let last_events: Vec<EventType> = events(&outbox).await.iter().rev().take(4).map(|e| e.event_type).collect();
         assert_eq!(last_events, [EventType::Deleted; 4], "{name}: the program and its three episodes");
-        let listed = cms.list(&editor(), &ListFilter { per_page: 10, ..Default::default() }).await.expect(name);
+        let listed = cms.list(&editor(), &first_ten()).await.expect(name);
         assert_eq!(listed.total, 0, "{name}: deleted items leave the listings");
     }
 }
@@ -320,5 +316,18 @@ async fn bad_values_are_refused_with_the_field() {
             }
             other => panic!("{name}: {other:?}"),
         }
+    }
+}
+
+/// The first ten items, of every kind and status.
+fn first_ten() -> ListFilter {
+    ListFilter { params: ListParams { per_page: 10, ..Default::default() }, ..Default::default() }
+}
+
+/// The first ten items whose title contains `text`.
+fn titled(text: &str) -> ListFilter {
+    ListFilter {
+        params: ListParams { text: Some(text.into()), per_page: 10, ..Default::default() },
+        ..Default::default()
     }
 }
