@@ -12,6 +12,7 @@ mod cache;
 mod collector;
 mod error;
 mod highlight;
+mod matching;
 mod query;
 mod replica;
 mod request;

@@ -7,20 +7,21 @@
 //! description matches. As in Meilisearch, which counts a first-letter typo double, the first letter
 //! must be right (it keeps the typo automaton out of most of the term dictionary). Typo and prefix
 //! variants are looked up in the segments' lexicons (once per word until the next commit; see
-//! `segments`) and become ordinary term clauses, at most [`MAX_VARIANTS`] per word, the most
-//! frequent first.
+//! `segments`) and become more terms of the word, at most [`MAX_VARIANTS`] per word, the most
+//! frequent first. The words run as one [`AllWordsQuery`] (see `matching`).
 
 use std::sync::Arc;
 
 use contracts::LanguageCode;
-use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption};
+use tantivy::query::{AllQuery, BooleanQuery, BoostQuery, Occur, PhraseQuery, Query};
+use tantivy::schema::Field;
 use tantivy::{Searcher, Term};
 use tantivy_fst::{Automaton, IntoStreamer, Streamer};
 
 use crate::analysis::{self, Word};
 use crate::automata::{Prefix, Typos};
 use crate::error::{EngineError, Result};
+use crate::matching::AllWordsQuery;
 use crate::request::MAX_QUERY_TERMS;
 use crate::schema::Fields;
 use crate::segments::{Expansion, ExpansionKey, Lexicon, SegmentCache};
@@ -124,33 +125,43 @@ pub struct Compiled {
 /// Builds the Tantivy query for parsed text over `fields` (title and description for search, title
 /// only for suggestions).
 ///
-/// With `lexicons` (the search fields, title and description), variants come from each segment's
-/// lexicon; without, from the fields' own term dictionaries.
+/// With `lexicons` (for the search fields, title and description), variants come from each
+/// segment's lexicon; without, from the fields' own term dictionaries. Scoring reads field norms from
+/// `segments`.
 pub fn build(
     parsed: &ParsedQuery,
     text_fields: &[(Field, f32)],
     searcher: &Searcher,
-    lexicons: Option<&SegmentCache>,
+    segments: &Arc<SegmentCache>,
+    lexicons: bool,
 ) -> Result<Compiled> {
     if parsed.is_empty() {
         return Ok(Compiled { query: Box::new(AllQuery), variants: Vec::new() });
     }
-    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
     let mut all_variants = Vec::new();
     let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
     let source = match lexicons {
-        Some(cache) => Source::Lexicons { cache, lexicons: cache.lexicons(searcher)? },
-        None => Source::Fields(&fields),
+        true => Source::Lexicons { cache: segments, lexicons: segments.lexicons(searcher)? },
+        false => Source::Fields(&fields),
     };
+    let mut words = Vec::with_capacity(parsed.words.len());
     for word in &parsed.words {
-        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         let variants = Variants::of(word, searcher, &source)?;
+        let mut terms = Vec::new();
         for &(field, boost) in text_fields {
-            add_word_clauses(word, &variants, field, boost, &mut should);
+            add_word_terms(word, &variants, field, boost, &mut terms);
         }
-        must.push((Occur::Must, Box::new(BooleanQuery::new(should))));
+        words.push(terms);
         all_variants.extend(variants.typos.iter().cloned());
         all_variants.extend(variants.prefix.iter().cloned());
+    }
+    let words: Box<dyn Query> = Box::new(AllWordsQuery::new(words, Some(Arc::clone(segments))));
+    if parsed.phrases.is_empty() {
+        return Ok(Compiled { query: words, variants: all_variants });
+    }
+    let mut must: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+    if !parsed.words.is_empty() {
+        must.push((Occur::Must, words));
     }
     for phrase in &parsed.phrases {
         let should: Vec<(Occur, Box<dyn Query>)> = text_fields
@@ -166,32 +177,23 @@ pub fn build(
     Ok(Compiled { query: Box::new(BooleanQuery::new(must)), variants: all_variants })
 }
 
-fn add_word_clauses(
-    word: &QueryWord,
-    variants: &Variants,
-    field: Field,
-    boost: f32,
-    out: &mut Vec<(Occur, Box<dyn Query>)>,
-) {
-    let term_query = |text: &str, weight: f32| -> (Occur, Box<dyn Query>) {
-        let term = Term::from_field_text(field, text);
-        let query = TermQuery::new(term, IndexRecordOption::WithFreqs);
-        (Occur::Should, Box::new(BoostQuery::new(Box::new(query), weight)))
-    };
-    out.push(term_query(&word.term, boost));
+/// The terms (with their boosts) a word matches by in `field`.
+fn add_word_terms(word: &QueryWord, variants: &Variants, field: Field, boost: f32, out: &mut Vec<(Term, f32)>) {
+    let mut add = |text: &str, weight: f32| out.push((Term::from_field_text(field, text), weight));
+    add(&word.term, boost);
     for stem in &word.stems {
-        out.push(term_query(&analysis::stem_term(stem), boost * STEM_FACTOR));
+        add(&analysis::stem_term(stem), boost * STEM_FACTOR);
         // A document word that is its own stem has no stem term ("run"), so the query's stem is
         // also tried as a plain word; short stems ("oct" of "octo") would match unrelated words.
         if *stem != word.term && stem.chars().count() >= MIN_PLAIN_STEM_CHARS {
-            out.push(term_query(stem, boost * STEM_FACTOR));
+            add(stem, boost * STEM_FACTOR);
         }
     }
     for term in variants.typos.iter() {
-        out.push(term_query(term, boost * TYPO_FACTOR));
+        add(term, boost * TYPO_FACTOR);
     }
     for term in variants.prefix.iter() {
-        out.push(term_query(term, boost * PREFIX_FACTOR));
+        add(term, boost * PREFIX_FACTOR);
     }
 }
 
@@ -200,8 +202,8 @@ fn add_word_clauses(
 const MAX_VARIANTS: usize = 48;
 
 /// The terms a word matches with typos and as a prefix, found once per query in the term
-/// dictionaries of every field and segment, so each becomes an ordinary (BM25-scored, skippable)
-/// term clause.
+/// dictionaries of every field and segment (or the lexicons), so each is scored as a term of its
+/// own (BM25, by its own frequency).
 struct Variants {
     typos: Arc<[String]>,
     prefix: Arc<[String]>,

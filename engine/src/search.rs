@@ -12,6 +12,7 @@ use crate::cache::{CacheKey, CacheValue};
 use crate::collector::{Collected, Filter, Order, SearchCollector};
 use crate::error::{EngineError, Result};
 use crate::highlight::{Matcher, highlight};
+use crate::matching::AllWordsQuery;
 use crate::query::{self, ParsedQuery};
 use crate::request::{FacetCount, Facets, Highlights, Hit, SearchRequest, SearchResponse, Suggestion};
 use crate::schema::{id_term, kind_from_ordinal};
@@ -62,7 +63,8 @@ impl Engine {
         let suggestions = if parsed.is_empty() {
             Vec::new()
         } else {
-            let tantivy_query = query::build(&parsed, &[(self.fields.title, 1.0)], &searcher, None)?.query;
+            let tantivy_query =
+                query::build(&parsed, &[(self.fields.title, 1.0)], &searcher, &self.segments, false)?.query;
             let collector = SearchCollector {
                 segments: Arc::clone(&self.segments),
                 filter: Filter::default(),
@@ -165,7 +167,7 @@ impl Engine {
             Some(text) => query::parse(text, &request.languages)?,
             None => ParsedQuery::default(),
         };
-        let compiled = query::build(&parsed, &query::search_fields(&self.fields), searcher, Some(&self.segments))?;
+        let compiled = query::build(&parsed, &query::search_fields(&self.fields), searcher, &self.segments, true)?;
         let mut query = compiled.query;
         if let Some(program_id) = request.program_id {
             let term = id_term(self.fields.program_id, program_id);
@@ -191,7 +193,10 @@ impl Engine {
             limit,
             facets: request.facets && cached_facets.is_none(),
         };
-        let collected = searcher.search(&*query, &collector)?;
+        let collected = match query.downcast_ref::<AllWordsQuery>() {
+            Some(words) => collector.search_words(searcher, words)?,
+            None => searcher.search(&*query, &collector)?,
+        };
 
         let facets = match cached_facets {
             Some(facets) => (*facets).clone(),

@@ -3,7 +3,8 @@
 //! a new searcher is published) and dropped with the last searcher that used the segment.
 //!
 //! - The packed column (visibility, kind, category, language) as a plain array, which the collector
-//!   reads for every matching document.
+//!   reads for every matching document, with the title's and description's field norms beside it in
+//!   the same word, which scoring reads for the same documents: one cache line for both.
 //! - The lexicon: the words of titles and descriptions (stem terms left out) with their document
 //!   frequencies summed, as one FST that typo and prefix expansion walks once per segment instead of
 //!   once per field.
@@ -23,7 +24,9 @@ use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
 use tantivy::columnar::ColumnValues;
+use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
+use tantivy::schema::Field;
 use tantivy::termdict::TermStreamer;
 use tantivy::{Searcher, SearcherGeneration, SegmentReader, Warmer};
 use tantivy_fst::{Map, MapBuilder, Streamer};
@@ -36,8 +39,9 @@ pub type Lexicon = Arc<Map<Vec<u8>>>;
 
 /// One segment's derived data.
 pub struct SegmentData {
-    /// The low 16 bits of the packed column (all it uses), by document id.
-    pub packed: Box<[u16]>,
+    /// By document id: the low 16 bits of the packed column (all it uses), then the field-norm ids
+    /// of the title and of the description, a byte each (see [`SegmentCache::norm_shift`]).
+    pub packed: Box<[u32]>,
     /// Title and description words to their summed document frequency.
     pub lexicon: Lexicon,
     /// Columns read only for some filters and orders, opened once rather than per query.
@@ -55,6 +59,9 @@ pub struct SegmentCache {
     merged: RwLock<Option<(Vec<SegmentId>, Lexicon)>>,
     expansions: moka::sync::Cache<ExpansionKey, Arc<[String]>>,
 }
+
+const TITLE_NORM_SHIFT: u32 = 16;
+const DESCRIPTION_NORM_SHIFT: u32 = 24;
 
 /// Bytes the expansion cache may hold.
 const EXPANSION_CACHE_BYTES: u64 = 16 * 1024 * 1024;
@@ -171,16 +178,39 @@ impl SegmentCache {
         Ok(data)
     }
 
+    /// Where in a word of [`SegmentData::packed`] the field-norm id of `field` is, if it is there.
+    pub fn norm_shift(&self, field: Field) -> Option<u32> {
+        if field == self.fields.title {
+            Some(TITLE_NORM_SHIFT)
+        } else if field == self.fields.description {
+            Some(DESCRIPTION_NORM_SHIFT)
+        } else {
+            None
+        }
+    }
+
     fn derive(&self, reader: &SegmentReader) -> tantivy::Result<SegmentData> {
         let column = reader.fast_fields().u64(names::PACKED)?;
-        let packed: Box<[u16]> = if column.get_cardinality() == tantivy::columnar::Cardinality::Full {
-            let mut values = vec![0u64; reader.max_doc() as usize];
+        let mut values = vec![0u64; reader.max_doc() as usize];
+        if column.get_cardinality() == tantivy::columnar::Cardinality::Full {
             column.values.get_range(0, &mut values);
-            values.into_iter().map(|value| value as u16).collect()
         } else {
             let dense = column.first_or_default_col(0);
-            (0..reader.max_doc()).map(|doc| dense.get_val(doc) as u16).collect()
-        };
+            values.iter_mut().zip(0..).for_each(|(value, doc)| *value = dense.get_val(doc));
+        }
+        let norms = |field| reader.get_fieldnorms_reader(field).ok();
+        let (title_norms, description_norms) = (norms(self.fields.title), norms(self.fields.description));
+        let norm_id =
+            |norms: &Option<FieldNormReader>, doc| norms.as_ref().map_or(0, |n| u32::from(n.fieldnorm_id(doc)));
+        let packed: Box<[u32]> = values
+            .into_iter()
+            .zip(0..)
+            .map(|(value, doc)| {
+                (value as u32 & 0xFFFF)
+                    | norm_id(&title_norms, doc) << TITLE_NORM_SHIFT
+                    | norm_id(&description_norms, doc) << DESCRIPTION_NORM_SHIFT
+            })
+            .collect();
         let title = reader.inverted_index(self.fields.title)?;
         let description = reader.inverted_index(self.fields.description)?;
         let lexicon = merge_lexicons(title.terms().stream()?, description.terms().stream()?)?;

@@ -299,3 +299,71 @@ fn totals_and_facets_are_exact_across_many_matching_documents() {
     let all = index.engine.search_uncached(&request("harbour ")).expect("search");
     assert_eq!(all.total, 203);
 }
+
+#[test]
+fn matches_are_exact_across_windows_with_deleted_and_hidden_versions() {
+    // Text search reads segments in windows of 4,096 documents and skips replaced versions (deleted
+    // in the index) and unpublished items; totals and facets must count exactly the live matches.
+    let mut index = open();
+    let categories = ["history", "science", "comedy"];
+    let languages = ["en", "fr", "de"];
+    let title =
+        |n: u128| if n.is_multiple_of(7) { format!("Harbour lighthouse {n}") } else { format!("Harbour tales {n}") };
+    let items: Vec<ContentSnapshot> = (0..9_000u128)
+        .map(|n| {
+            let (category, language) = (categories[n as usize % 3], languages[n as usize % 5 % 3]);
+            ContentSnapshot::Program(program(n + 1, &title(n), "Stories from the coast.", category, language))
+        })
+        .collect();
+    load(&mut index, &items);
+    // Every 10th is unpublished; every 11th gets a new version without "harbour".
+    let changed: Vec<ContentSnapshot> = items
+        .iter()
+        .enumerate()
+        .filter(|(n, _)| n % 10 == 0 || n % 11 == 0)
+        .map(|(n, item)| {
+            let ContentSnapshot::Program(program) = item else { unreachable!("programs only") };
+            let mut program = program.clone();
+            program.version = 2;
+            if n % 10 == 0 {
+                program.status = contracts::ContentStatus::Unpublished;
+            } else {
+                program.title = contracts::Title::parse(format!("Mountain lighthouse {n}")).expect("title");
+            }
+            ContentSnapshot::Program(program)
+        })
+        .collect();
+    load(&mut index, &changed);
+
+    let live = |n: &usize| !n.is_multiple_of(10) && !n.is_multiple_of(11);
+    let language_of = |n: usize| n % 5 % 3;
+    let both = |n: &usize| live(n) && n.is_multiple_of(7);
+    let science = contracts::Category::parse("science").expect("category");
+    let mut filtered = request("harbour lighthouse ");
+    filtered.categories = vec![science];
+    filtered.per_page = 100;
+    let response = index.engine.search_uncached(&filtered).expect("search");
+    let expected = (0..9_000usize).filter(|n| both(n) && n % 3 == 1).count() as u64;
+    assert!(expected > 100, "the matches span windows: {expected}");
+    assert_eq!(response.total, expected);
+    let count = |facets: &[engine::FacetCount], value: &str| {
+        facets.iter().find(|f| f.value == value).map(|f| f.count).unwrap_or_default()
+    };
+    assert_eq!(
+        count(&response.facets.category, "history"),
+        (0..9_000usize).filter(|n| both(n) && n % 3 == 0).count() as u64
+    );
+    assert_eq!(
+        count(&response.facets.language, "de"),
+        (0..9_000usize).filter(|n| both(n) && n % 3 == 1 && language_of(*n) == 2).count() as u64
+    );
+    assert_eq!(response.hits.len(), 100);
+    assert!(
+        response.hits.iter().all(|hit| hit.title.starts_with("Harbour lighthouse") && hit.category == Some(science))
+    );
+
+    let all = index.engine.search_uncached(&request("harbour ")).expect("search");
+    assert_eq!(all.total, (0..9_000usize).filter(live).count() as u64);
+    let mountain = index.engine.search_uncached(&request("mountain lighthouse ")).expect("search");
+    assert_eq!(mountain.total, (0..9_000usize).filter(|n| n % 11 == 0 && n % 10 != 0).count() as u64);
+}
