@@ -309,9 +309,35 @@ fn stemmer_for(language: LanguageCode) -> Option<&'static Stemmer> {
     stemmers().iter().find(|(l, _)| *l == language).map(|(_, stemmer)| stemmer)
 }
 
+/// Query words whose stems this thread worked out, by word and languages asked for: a query
+/// without languages runs every stemmer (two dozen) on each word, and query words repeat.
+const QUERY_STEM_CACHE_ENTRIES: usize = 50_000;
+
+type QueryStemMap = FxHashMap<(Box<str>, Box<[LanguageCode]>), Box<[String]>>;
+
+thread_local! {
+    static QUERY_STEM_CACHE: RefCell<QueryStemMap> = RefCell::new(QueryStemMap::default());
+}
+
 /// The distinct stems a query word may have, in the given languages (or every stemmed language
 /// when none is given): the query's language is unknown, the documents' is not.
 pub fn query_stems(lowercase: &str, languages: &[LanguageCode]) -> Vec<String> {
+    QUERY_STEM_CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        let key = (Box::from(lowercase), Box::from(languages));
+        if let Some(stems) = cache.get(&key) {
+            return stems.to_vec();
+        }
+        let stems = stems_of(lowercase, languages);
+        if cache.len() >= QUERY_STEM_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, stems.clone().into_boxed_slice());
+        stems
+    })
+}
+
+fn stems_of(lowercase: &str, languages: &[LanguageCode]) -> Vec<String> {
     let mut stems: Vec<String> = Vec::new();
     let mut push = |stemmer: &Stemmer| {
         let stem = fold(&stemmer.stem(lowercase)).into_owned();
@@ -587,6 +613,11 @@ mod tests {
         assert_eq!(query_stems("podcasts", &[language("en")]), ["podcast"]);
         assert!(query_stems("geschichten", &[]).contains(&"geschicht".to_owned()));
         assert!(query_stems("anything", &[language("ja")]).is_empty());
+        // Answers are remembered by word and languages: asking again, or in other languages, is
+        // answered for those languages.
+        assert_eq!(query_stems("podcasts", &[language("en")]), ["podcast"]);
+        assert!(query_stems("podcasts", &[language("ja")]).is_empty());
+        assert_eq!(query_stems("geschichten", &[]), stems_of("geschichten", &[]));
     }
 
     #[test]
