@@ -54,6 +54,11 @@ pub struct Args {
     /// Seconds CDNs may cache an answer.
     #[arg(long, env = "MEDIAMESH_CACHE_S_MAXAGE", default_value_t = 30)]
     pub s_maxage: u32,
+    /// MiB the engine may keep of its own results. Rendered pages are cached by the gateway (a
+    /// repeated request never reaches the engine), so the engine needs little: facets shared by the
+    /// pages of one browse, and suggestions. A large one only churns under unique queries.
+    #[arg(long, env = "MEDIAMESH_ENGINE_CACHE_MB", default_value_t = 8)]
+    pub engine_cache_mb: u64,
     /// How often the index is checked for new commits, in milliseconds.
     #[arg(long, env = "MEDIAMESH_INDEX_SYNC_MS", default_value_t = 20)]
     pub sync_ms: u64,
@@ -66,7 +71,7 @@ pub async fn run(args: Args, shutdown: impl Future<Output = ()> + Send) -> anyho
         PathBuf::from(std::env::var("MEDIAMESH_DATA_DIR").unwrap_or_else(|_| "data".into())).join("index")
     });
     let replica = Arc::new(
-        Replica::open(&root, EngineConfig::default())
+        Replica::open(&root, EngineConfig { cache_bytes: args.engine_cache_mb << 20, ..EngineConfig::default() })
             .with_context(|| format!("opening the index at {}", root.display()))?,
     );
     let (stop, stopping) = watch::channel(false);
