@@ -149,7 +149,7 @@ pub struct AllWordsWeight {
     /// The fields the terms are in.
     fields: Vec<Field>,
     /// Per field, BM25's length normalisation for each field-norm id.
-    norm_tables: Vec<[Score; 256]>,
+    norm_tables: Vec<NormTable>,
     /// Per segment of the searcher, the term info of each clause (by word, then clause).
     segments: Vec<(SegmentId, Vec<Vec<Option<TermInfo>>>)>,
     packed: Option<Arc<SegmentCache>>,
@@ -179,10 +179,11 @@ impl AllWordsWeight {
             .iter()
             .map(|&tokens| {
                 let average = if total_docs == 0 { 1.0 } else { tokens as Score / total_docs as Score };
-                std::array::from_fn(|id| {
-                    let norm = FieldNormReader::id_to_fieldnorm(id as u8) as Score;
-                    K1 * (1.0 - B + B * norm / average)
-                })
+                let norm: [Score; 256] = std::array::from_fn(|id| {
+                    let length = FieldNormReader::id_to_fieldnorm(id as u8) as Score;
+                    K1 * (1.0 - B + B * length / average)
+                });
+                NormTable { once: norm.map(|norm| 1.0 / (1.0 + norm)), norm }
             })
             .collect();
         for (word, freqs) in self.words.iter_mut().zip(&doc_freqs) {
@@ -304,6 +305,13 @@ impl Weight for AllWordsWeight {
     }
 }
 
+/// BM25's term-frequency factor `tf / (tf + norm)` by field-norm id: `norm` for any frequency, and
+/// the factor itself for a frequency of 1 (most postings: titles are short), which spares a division.
+struct NormTable {
+    norm: [Score; 256],
+    once: [Score; 256],
+}
+
 /// A segment's field-norm ids, by field slot.
 enum Norms {
     /// Tantivy's field-norm columns.
@@ -423,7 +431,7 @@ struct Windows<'a> {
     /// Each word's cursors, the rarest word first.
     words: Vec<Vec<Cursor>>,
     norms: &'a Norms,
-    tables: &'a [[Score; 256]],
+    tables: &'a [NormTable],
     scoring: bool,
 }
 
@@ -520,8 +528,14 @@ impl Windows<'_> {
             for &(doc, freq) in &cursor.window {
                 let slot = (doc - base) as usize;
                 if candidates[slot / 64] & (1 << (slot % 64)) != 0 {
-                    let freq = freq as Score;
-                    scores[slot] += cursor.weight * freq / (freq + table[ids[slot] as usize]);
+                    let id = ids[slot] as usize;
+                    let factor = if freq == 1 {
+                        table.once[id]
+                    } else {
+                        let freq = freq as Score;
+                        freq / (freq + table.norm[id])
+                    };
+                    scores[slot] += cursor.weight * factor;
                 }
             }
         }
