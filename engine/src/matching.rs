@@ -1,4 +1,4 @@
-//! The query every search runs: each word must match, by any of its terms (the word as written, its
+//! The query every text search runs: each word must match, by any of its terms (the word as written, its
 //! stems, its typo and prefix variants, in the title or the description), and a document scores the
 //! sum of the BM25 scores of the terms it has, each times its boost.
 //!

@@ -140,9 +140,10 @@ pub fn build(
     }
     let mut all_variants = Vec::new();
     let fields: Vec<Field> = text_fields.iter().map(|(field, _)| *field).collect();
-    let source = match lexicons {
-        true => Source::Lexicons { cache: segments, lexicons: segments.lexicons(searcher)? },
-        false => Source::Fields(&fields),
+    let source = if lexicons {
+        Source::Lexicons { cache: segments, lexicons: segments.lexicons(searcher)? }
+    } else {
+        Source::Fields(&fields)
     };
     let mut words = Vec::with_capacity(parsed.words.len());
     for word in &parsed.words {
