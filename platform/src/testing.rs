@@ -3,9 +3,11 @@
 //! same data. `scripts/test.sh` installs tansu; `MEDIAMESH_TANSU_BIN` says where. Also the check
 //! that an answer matches its OpenAPI schema, which the gateways' conformance tests share.
 
+use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use rdkafka::ClientConfig;
@@ -27,10 +29,24 @@ fn tansu() -> PathBuf {
     })
 }
 
+/// A port nothing listens on now and that no other caller in this process was given. Tests run in
+/// parallel and start servers on ports they picked; a port one test released, before its server
+/// bound it, must not go to another test (the kernel may hand it out again at once).
+#[allow(clippy::expect_used)]
+pub fn free_port() -> u16 {
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        if GIVEN.lock().unwrap_or_else(PoisonError::into_inner).insert(port) {
+            return port;
+        }
+    }
+}
+
 impl Broker {
     #[allow(clippy::expect_used)]
     pub fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
+        let port = free_port();
         let mut broker = Self { port, dir: tempfile::tempdir().expect("temporary directory"), child: None };
         broker.restart();
         broker

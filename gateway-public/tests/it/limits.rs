@@ -17,7 +17,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port();
+        let port = platform::testing::free_port();
         let mut redis = Self { port, child: None };
         redis.restart();
         redis

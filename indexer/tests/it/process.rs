@@ -11,7 +11,7 @@ use cms_core::{Cms, Outbox, Relay, RelayConfig, Store};
 use contracts::{CONTENT_DLQ_TOPIC, CONTENT_TOPIC};
 use engine::{Engine, EngineConfig, Replica, SearchRequest};
 use indexer::Checkpoint;
-use platform::testing::Broker;
+use platform::testing::{Broker, free_port};
 
 use crate::cms::{assert_index_matches, fill, outbox_rows, sqlite_store};
 
@@ -100,10 +100,6 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
 }
 
 /// The index a daemon keeps under `root`, once it has created it.

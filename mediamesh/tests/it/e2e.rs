@@ -10,12 +10,8 @@ use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
 use contracts::{CONTENT_DLQ_TOPIC, CONTENT_TOPIC};
-use platform::testing::Broker;
+use platform::testing::{Broker, free_port};
 use serde_json::{Value, json};
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
-}
 
 /// One service process, killed when dropped.
 struct Service {

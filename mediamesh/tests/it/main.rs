@@ -10,11 +10,8 @@ mod pm2;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use platform::testing::free_port;
 use serde_json::{Value, json};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("port").port()
-}
 
 /// Logs in through gateway-cms at `editors`; the access token.
 pub async fn login(client: &reqwest::Client, editors: &str, email: &str) -> String {

@@ -7,10 +7,10 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 use contracts::{CONTENT_DLQ_TOPIC, CONTENT_TOPIC};
-use platform::testing::Broker;
+use platform::testing::{Broker, free_port};
 use serde_json::Value;
 
-use crate::e2e::{free_port, fresh_database};
+use crate::e2e::fresh_database;
 
 fn project() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("the workspace").to_path_buf()
