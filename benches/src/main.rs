@@ -74,6 +74,10 @@ enum Command {
         /// Which scenarios to run: any of uncached, browse, cached.
         #[arg(long, value_delimiter = ',', default_value = "uncached,browse,cached")]
         scenarios: Vec<String>,
+        /// Before the scenarios, time each query of the mix alone, one at a time, and write its
+        /// time, matches and request to this file (tab-separated), to see which queries cost most.
+        #[arg(long)]
+        trace: Option<PathBuf>,
     },
     /// Generate a small catalog, index it, and show what a few searches return.
     Demo {
@@ -195,9 +199,9 @@ fn main() -> Result<()> {
                 report.print(cli.json);
             }
         }
-        Command::Query { index, queries, concurrency, catalog, seed, cache_mb, scenarios } => {
+        Command::Query { index, queries, concurrency, catalog, seed, cache_mb, scenarios, trace } => {
             let vocabulary = vocabulary(catalog.as_deref())?;
-            let options = QueryOptions { queries, concurrency, seed, cache_mb, scenarios };
+            let options = QueryOptions { queries, concurrency, seed, cache_mb, scenarios, trace };
             for report in query(&index, &vocabulary, &options)? {
                 report.print(cli.json);
             }
@@ -320,6 +324,7 @@ struct QueryOptions {
     seed: u64,
     cache_mb: u64,
     scenarios: Vec<String>,
+    trace: Option<PathBuf>,
 }
 
 /// Queries run before measuring (see `query`).
@@ -347,6 +352,9 @@ fn query(index: &Path, vocabulary: &Vocabulary, options: &QueryOptions) -> Resul
         engine.search_uncached(&request)?;
     }
     let mut reports = Vec::new();
+    if let Some(path) = &options.trace {
+        write_trace(&engine, &mix, path)?;
+    }
     if wants("uncached") {
         let matched = std::sync::atomic::AtomicU64::new(0);
         let run = run_concurrent(mix.len(), concurrency, |i| {
@@ -397,6 +405,35 @@ fn query(index: &Path, vocabulary: &Vocabulary, options: &QueryOptions) -> Resul
         after.weighted_bytes / 1024
     );
     Ok(reports)
+}
+
+/// Each query of `mix` timed alone: microseconds, matches, words, whether the last word is
+/// unfinished, the filters, and the text.
+fn write_trace(engine: &Engine, mix: &[SearchRequest], path: &Path) -> Result<()> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "micros\tmatches\twords\tunfinished\tcategories\tlanguages\tkind\tmin_duration\tpage\ttext")?;
+    for request in mix {
+        let started = Instant::now();
+        let response = engine.search_uncached(request)?;
+        let micros = started.elapsed().as_micros();
+        let text = request.text.as_deref().unwrap_or_default();
+        writeln!(
+            out,
+            "{micros}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}",
+            response.total,
+            engine::words(text).len(),
+            u8::from(!text.ends_with(char::is_whitespace)),
+            request.categories.len(),
+            request.languages.len(),
+            request.kind.map_or("-", |kind| kind.as_str()),
+            request.min_duration.map_or(0, |d| d),
+            request.page,
+            text.trim_end(),
+        )?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 async fn baseline_pg(
