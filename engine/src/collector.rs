@@ -315,6 +315,11 @@ impl SearchSegmentCollector {
     /// Counts an admitted document and keeps it if it ranks among the best so far.
     fn rank(&mut self, doc: DocId, score: Score) {
         self.collected.total += 1;
+        self.offer(doc, score);
+    }
+
+    /// Keeps a document if it ranks among the best so far.
+    fn offer(&mut self, doc: DocId, score: Score) {
         if self.limit == 0 {
             return;
         }
@@ -353,11 +358,26 @@ impl Visit for SearchSegmentCollector {
                     *word &= !(1 << bit);
                 }
             }
+            // Counted here, as every admitted document is: `matched` sees only those that may rank.
+            self.collected.total += u64::from(word.count_ones());
         }
     }
 
     fn matched(&mut self, doc: DocId, score: Score) {
-        self.rank(doc, score);
+        self.offer(doc, score);
+    }
+
+    fn floor(&self) -> Option<Score> {
+        if self.order != Order::Score {
+            return None;
+        }
+        if self.limit == 0 {
+            return Some(Score::INFINITY);
+        }
+        match self.heap.peek() {
+            Some(Reverse(worst)) if self.heap.len() == self.limit => Some(worst.score.max(0.0)),
+            _ => None,
+        }
     }
 }
 

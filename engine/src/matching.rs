@@ -20,7 +20,9 @@
 //! one through its skip list rather than reading every posting. A search's collector sees each
 //! window's candidates before they are scored ([`Visit`]): it drops those its filter rejects (after
 //! counting their facets), so they are never scored. The field norms then come from the same packed
-//! word per document the collector just read (see `segments`).
+//! word per document the collector just read (see `segments`). Once the collector's top is full, it
+//! names the score a document must beat to enter it ([`Visit::floor`]); the others are counted in
+//! the window but not passed on one by one.
 
 use std::fmt;
 use std::sync::Arc;
@@ -120,6 +122,11 @@ pub trait Visit {
     fn window(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]);
     /// A document left in, with its score (0 without scoring), in document order.
     fn matched(&mut self, doc: DocId, score: Score);
+    /// With scoring, a score the documents still to come must beat to be wanted (ties lose, as
+    /// they come later): those that do not are not passed to [`Visit::matched`].
+    fn floor(&self) -> Option<Score> {
+        None
+    }
 }
 
 /// A plain callback, which wants every match.
@@ -245,6 +252,7 @@ impl AllWordsWeight {
             words.push(cursors);
         }
         words.sort_by_key(|cursors| cursors.iter().map(|c| u64::from(c.postings.doc_freq())).sum::<u64>());
+        let words = words.into_iter().map(Word::new).collect();
         let norms = if self.scoring { self.norms(reader)? } else { Norms::Columns(Vec::new()) };
         Windows { words, norms: &norms, tables: &self.norm_tables, scoring: self.scoring }.run(visitor);
         Ok(())
@@ -365,24 +373,26 @@ impl Cursor {
     }
 
     /// Marks which of the `candidates` of the window at `base` this term has, seeking each one:
-    /// blocks of postings without a candidate are skipped, not decoded.
+    /// blocks of postings without a candidate are skipped, not decoded. Returns where the cursor
+    /// stands after (a lower bound of its next document).
     fn fill_candidates(
         &mut self,
         base: DocId,
         candidates: &[u64; WINDOW_WORDS],
         bits: &mut [u64; WINDOW_WORDS],
         keep: bool,
-    ) {
+    ) -> DocId {
         self.window.clear();
+        let mut found = base;
         for (index, &word) in candidates.iter().enumerate() {
             let mut word = word;
             while word != 0 {
                 let slot = index * 64 + word.trailing_zeros() as usize;
                 word &= word - 1;
                 let doc = base + slot as DocId;
-                let found = self.seek(doc);
+                found = self.seek(doc);
                 if found == TERMINATED {
-                    return;
+                    return TERMINATED;
                 }
                 if found == doc {
                     bits[index] |= 1 << (slot % 64);
@@ -392,19 +402,21 @@ impl Cursor {
                 }
             }
         }
+        found
     }
 
-    /// Marks this term's documents in `[base, base + WINDOW)` and moves past them.
-    fn fill(&mut self, base: DocId, bits: &mut [u64; WINDOW_WORDS], keep: bool) {
+    /// Marks this term's documents in `[base, base + WINDOW)` and moves past them; returns its
+    /// next document.
+    fn fill(&mut self, base: DocId, bits: &mut [u64; WINDOW_WORDS], keep: bool) -> DocId {
         self.window.clear();
         if self.seek(base) == TERMINATED {
-            return;
+            return TERMINATED;
         }
         let end = base.saturating_add(WINDOW);
         loop {
             let docs = self.postings.docs();
             if docs.is_empty() {
-                return;
+                return TERMINATED;
             }
             let freqs = self.postings.freqs();
             let start = self.index;
@@ -418,7 +430,7 @@ impl Cursor {
             }
             self.index = stop;
             if stop < docs.len() {
-                return;
+                return docs[stop];
             }
             self.postings.advance();
             self.index = 0;
@@ -426,10 +438,72 @@ impl Cursor {
     }
 }
 
+/// One word's cursors in one segment.
+///
+/// A word often has dozens of terms (stems, typo and prefix variants, in two fields), most of them
+/// without a posting in a given window. Where each cursor stands is kept apart from the cursors
+/// (which hold their decoded blocks, a kilobyte each), so a window passes over the cursors it has
+/// nothing of by reading a few bytes, and scoring reads only the cursors it filled.
+struct Word {
+    cursors: Vec<Cursor>,
+    /// Per cursor, a document at or before its next posting (exact once it has been read there):
+    /// a cursor whose `next` is past a window has nothing in it.
+    next: Vec<DocId>,
+    /// The cursors that kept postings of the current window (for scoring).
+    filled: Vec<usize>,
+}
+
+impl Word {
+    fn new(cursors: Vec<Cursor>) -> Self {
+        Self { next: vec![0; cursors.len()], filled: Vec::with_capacity(cursors.len()), cursors }
+    }
+
+    /// The word's first document at or after `target` (TERMINATED when none is left).
+    fn seek(&mut self, target: DocId) -> DocId {
+        let mut first = TERMINATED;
+        for (cursor, next) in self.cursors.iter_mut().zip(&mut self.next) {
+            if *next < target {
+                *next = cursor.seek(target);
+            }
+            first = first.min(*next);
+        }
+        first
+    }
+
+    /// Marks the word's documents in the window at `base`: all of them, or (`candidates`) only
+    /// those among the candidates, each term choosing how it reads them.
+    fn fill(
+        &mut self,
+        base: DocId,
+        candidates: Option<&[u64; WINDOW_WORDS]>,
+        bits: &mut [u64; WINDOW_WORDS],
+        keep: bool,
+    ) {
+        let end = base.saturating_add(WINDOW);
+        let count: u32 =
+            candidates.map_or(u32::MAX, |candidates| candidates.iter().map(|bits| bits.count_ones()).sum());
+        self.filled.clear();
+        for (index, (cursor, next)) in self.cursors.iter_mut().zip(&mut self.next).enumerate() {
+            if *next >= end {
+                continue;
+            }
+            *next = match candidates {
+                Some(candidates) if count.saturating_mul(SEEK_FACTOR) < cursor.per_window => {
+                    cursor.fill_candidates(base, candidates, bits, keep)
+                }
+                _ => cursor.fill(base, bits, keep),
+            };
+            if keep && !cursor.window.is_empty() {
+                self.filled.push(index);
+            }
+        }
+    }
+}
+
 /// The window-by-window intersection of one segment's words.
 struct Windows<'a> {
-    /// Each word's cursors, the rarest word first.
-    words: Vec<Vec<Cursor>>,
+    /// The words, the rarest first.
+    words: Vec<Word>,
     norms: &'a Norms,
     tables: &'a [NormTable],
     scoring: bool,
@@ -442,7 +516,7 @@ impl Windows<'_> {
         let mut base: DocId = 0;
         loop {
             // Every match has a term of the rarest word: start at the window of its next document.
-            let next = self.words[0].iter_mut().map(|cursor| cursor.seek(base)).min().unwrap_or(TERMINATED);
+            let next = self.words[0].seek(base);
             if next == TERMINATED {
                 return;
             }
@@ -451,14 +525,7 @@ impl Windows<'_> {
             let mut reached = 0;
             for (position, word) in self.words.iter_mut().enumerate() {
                 let mut bits = [0u64; WINDOW_WORDS];
-                let count: u32 = candidates.iter().map(|bits| bits.count_ones()).sum();
-                for cursor in word.iter_mut() {
-                    if position > 0 && count.saturating_mul(SEEK_FACTOR) < cursor.per_window {
-                        cursor.fill_candidates(base, &candidates, &mut bits, self.scoring);
-                    } else {
-                        cursor.fill(base, &mut bits, self.scoring);
-                    }
-                }
+                word.fill(base, (position > 0).then_some(&candidates), &mut bits, self.scoring);
                 if position == 0 {
                     candidates = bits;
                 } else {
@@ -474,13 +541,17 @@ impl Windows<'_> {
                 if self.scoring {
                     self.score(base, &candidates, &mut scores, &mut norm_ids);
                 }
+                let mut floor = if self.scoring { visitor.floor() } else { None };
                 for (index, &bits) in candidates.iter().enumerate() {
                     let mut bits = bits;
                     while bits != 0 {
                         let slot = index * 64 + bits.trailing_zeros() as usize;
                         bits &= bits - 1;
-                        visitor.matched(base + slot as DocId, scores[slot]);
-                        scores[slot] = 0.0;
+                        let score = std::mem::take(&mut scores[slot]);
+                        if floor.is_none_or(|floor| score > floor) {
+                            visitor.matched(base + slot as DocId, score);
+                            floor = visitor.floor();
+                        }
                     }
                 }
             }
@@ -522,7 +593,7 @@ impl Windows<'_> {
                 }
             }),
         }
-        for cursor in self.words.iter().flatten() {
+        for cursor in self.words.iter().flat_map(|word| word.filled.iter().map(|&index| &word.cursors[index])) {
             let table = &self.tables[cursor.slot];
             let ids = &norm_ids[cursor.slot];
             for &(doc, freq) in &cursor.window {

@@ -367,3 +367,52 @@ fn matches_are_exact_across_windows_with_deleted_and_hidden_versions() {
     let mountain = index.engine.search_uncached(&request("mountain lighthouse ")).expect("search");
     assert_eq!(mountain.total, (0..9_000usize).filter(|n| n % 11 == 0 && n % 10 != 0).count() as u64);
 }
+
+#[test]
+fn ranking_is_the_same_whatever_the_page_size() {
+    // Text search stops passing on documents that can no longer enter the page's top (their score
+    // is no better than the worst kept). Whatever the page size, and so whenever that starts, the
+    // order must be the one a full ranking gives, ties going to the earlier document.
+    let mut index = open();
+    let words = ["harbour", "lighthouse", "coast", "storm", "sailing", "fishing"];
+    let items: Vec<ContentSnapshot> = (0..6_000u128)
+        .map(|n| {
+            let k = n as usize;
+            // Titles and descriptions of varied lengths and word counts give varied scores, with
+            // many exact ties among the documents of the same shape.
+            let title = format!("{} {} {}", words[k % 6], words[k / 6 % 6], "tale ".repeat(k % 4));
+            let description = format!("{} {}", words[k / 36 % 6], "story of the sea ".repeat(k % 5));
+            ContentSnapshot::Program(program(n + 1, title.trim(), description.trim(), "history", "en"))
+        })
+        .collect();
+    load(&mut index, &items);
+    for text in ["harbour ", "storm coast ", "light", "sailing harbour fish"] {
+        let mut everything = Vec::new();
+        let mut total = 0;
+        for page in 1.. {
+            let mut paged = request(text);
+            paged.per_page = 100;
+            paged.page = page;
+            let response = index.engine.search_uncached(&paged).expect("search");
+            total = response.total;
+            if response.hits.is_empty() {
+                break;
+            }
+            everything.extend(response.hits.into_iter().map(|hit| (hit.id, hit.score)));
+        }
+        assert!(total > 100, "{text:?} spans windows and pages: {total}");
+        assert_eq!(everything.len() as u64, total, "{text:?}: the pages hold every match once");
+        assert!(everything.windows(2).all(|pair| pair[0].1 >= pair[1].1), "{text:?}: best first");
+        let mut ids: Vec<&String> = everything.iter().map(|(id, _)| id).collect();
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), everything.len(), "{text:?}: no hit twice");
+        for per_page in [1, 7, 20] {
+            let mut first = request(text);
+            first.per_page = per_page;
+            let response = index.engine.search_uncached(&first).expect("search");
+            let top: Vec<(String, f32)> = response.hits.into_iter().map(|hit| (hit.id, hit.score)).collect();
+            assert_eq!(top, everything[..per_page as usize], "{text:?} with {per_page} per page");
+        }
+    }
+}
