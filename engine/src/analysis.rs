@@ -28,6 +28,8 @@ pub const TOKENIZER_NAME: &str = "mediamesh";
 pub const STEM_MARKER: char = '~';
 /// Words longer than this are not indexed (they are URLs, hashes or garbage, never searched).
 const MAX_WORD_CHARS: usize = 40;
+// Every query word fits the typo automaton.
+const _: () = assert!(MAX_WORD_CHARS <= crate::automata::MAX_PATTERN_CHARS);
 const TAG: char = '\u{0}';
 
 /// Prefixes `text` with a tag naming its language, for the tokenizer to pick the stemmer.

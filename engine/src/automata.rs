@@ -1,13 +1,15 @@
 //! The automata that expand a query word over a term dictionary (an FST): words within a few typos
 //! of it, and words it begins.
 //!
-//! [`Typos`] simulates the edit-distance table directly while the FST is walked, instead of
-//! building a Levenshtein DFA first: building the DFA for two typos costs 35–40 µs for a 10–15
-//! letter word, more than the walk itself. Only the band of the table within `k` of the diagonal
-//! can stay within `k` edits, so a state is two rows of at most five cells plus the previous
-//! character: small, `Copy`, and one step per character. Distances are counted in characters (UTF-8
-//! is decoded along the way), and swapping two adjacent characters counts as one edit (optimal
-//! string alignment), as Tantivy's `FuzzyTermQuery` with transpositions does.
+//! [`Typos`] runs the edit-distance table bit-parallel while the FST is walked, instead of building a
+//! Levenshtein DFA first: building the DFA for two typos costs 35–40 µs for a 10–15 letter word,
+//! more than the walk itself. Row `d` of a state is a bitset over the pattern's prefixes: bit `i` is
+//! set when the pattern's first `i` characters are within `d` edits of the characters read so far
+//! (Wu and Manber's bit-parallel matcher, anchored at both ends, with Hyyrö's term for swapped
+//! neighbours). One character is a handful of shifts and masks per row, whatever the pattern's
+//! length, and a state is a few machine words, `Copy`. Distances are counted in characters (UTF-8 is
+//! decoded along the way), and swapping two adjacent characters counts as one edit (optimal string
+//! alignment), as Tantivy's `FuzzyTermQuery` with transpositions does.
 //!
 //! As Meilisearch counts a typo on the first letter double, these automata do not tolerate one at
 //! all: the first letter must be right, so each walk stays in one branch of the dictionary (and
@@ -17,97 +19,98 @@ use tantivy_fst::Automaton;
 
 /// Most typos a word may have (see `query::typos_for`).
 pub const MAX_TYPOS: u8 = 2;
-/// Cells of the band: the diagonal and `MAX_TYPOS` on each side.
-const BAND: usize = 2 * MAX_TYPOS as usize + 1;
-const CENTRE: i32 = MAX_TYPOS as i32;
+const ROWS: usize = MAX_TYPOS as usize + 1;
+/// Longest pattern [`Typos`] matches: its prefixes (the empty one too) are the bits of a `u64`.
+/// Query words are shorter (see `analysis`); a longer pattern matches nothing.
+pub const MAX_PATTERN_CHARS: usize = 63;
 
 /// Words within `k` typos of a pattern that share its first character.
 #[derive(Debug, Clone)]
 pub struct Typos {
-    pattern: Vec<char>,
+    /// Per ASCII byte, the positions (from 1) where the pattern has it.
+    ascii: Box<[u64; 128]>,
+    /// The same for the pattern's other characters.
+    others: Vec<(char, u64)>,
+    first: Option<char>,
+    /// Bits 0 to the pattern's length.
+    prefixes: u64,
+    /// The bit of the whole pattern.
+    whole: u64,
     k: u8,
 }
 
 /// Where a walk of [`Typos`] stands after some bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TyposState {
-    /// `row[b]` is the distance between the pattern's first `j + b - CENTRE` characters and the
-    /// `j` characters read so far (capped at `k + 1`).
-    row: [u8; BAND],
-    /// The same for `j - 1` characters (transpositions look two rows back).
-    previous_row: [u8; BAND],
-    /// Characters read.
-    read: u16,
-    previous_char: char,
+    /// `rows[d]` bit `i`: the pattern's first `i` characters are within `d` edits of the
+    /// characters read. Rows above `k` stay empty.
+    rows: [u64; ROWS],
+    /// The rows before the last character (swaps look two characters back).
+    previous: [u64; ROWS],
+    /// Where the pattern has the last character read.
+    last: u64,
+    started: bool,
     /// A character whose UTF-8 bytes are still arriving, and how many are missing.
     pending: u32,
     missing: u8,
-    dead: bool,
 }
 
 impl Typos {
     /// `k` is capped at [`MAX_TYPOS`].
     pub fn new(pattern: &str, k: u8) -> Self {
-        Self { pattern: pattern.chars().collect(), k: k.min(MAX_TYPOS) }
+        let chars: Vec<char> = pattern.chars().collect();
+        let mut ascii = Box::new([0u64; 128]);
+        let mut others: Vec<(char, u64)> = Vec::new();
+        for (index, &c) in chars.iter().enumerate().take(MAX_PATTERN_CHARS) {
+            let bit = 1u64 << (index + 1);
+            match ascii.get_mut(c as usize) {
+                Some(mask) => *mask |= bit,
+                None => match others.iter_mut().find(|(other, _)| *other == c) {
+                    Some((_, mask)) => *mask |= bit,
+                    None => others.push((c, bit)),
+                },
+            }
+        }
+        let usable = !chars.is_empty() && chars.len() <= MAX_PATTERN_CHARS;
+        let length = chars.len().min(MAX_PATTERN_CHARS);
+        Self {
+            ascii,
+            others,
+            first: chars.first().copied().filter(|_| usable),
+            prefixes: if usable { u64::MAX >> (63 - length) } else { 0 },
+            whole: if usable { 1 << length } else { 0 },
+            k: k.min(MAX_TYPOS),
+        }
     }
 
-    fn limit(&self) -> u8 {
-        self.k + 1
-    }
-
-    /// The pattern length `i` that band cell `b` stands for after `read` characters, if in range.
-    fn pattern_len(&self, read: u16, b: usize) -> Option<usize> {
-        let i = i32::from(read) + b as i32 - CENTRE;
-        let off_diagonal = (b as i32 - CENTRE).unsigned_abs();
-        (i >= 0 && i as usize <= self.pattern.len() && off_diagonal <= u32::from(self.k)).then_some(i as usize)
+    fn positions(&self, c: char) -> u64 {
+        match self.ascii.get(c as usize) {
+            Some(&mask) => mask,
+            None => self.others.iter().find(|(other, _)| *other == c).map_or(0, |&(_, mask)| mask),
+        }
     }
 
     fn step(&self, state: &TyposState, c: char) -> TyposState {
-        let limit = self.limit();
-        if state.read == 0 && self.pattern.first() != Some(&c) {
+        if !state.started && self.first != Some(c) {
             return self.dead();
         }
-        let read = state.read + 1;
-        let mut row = [limit; BAND];
-        // Cells on the band (|i - read| <= k) with 0 <= i <= pattern length.
-        let centre = CENTRE as usize;
-        let k = usize::from(self.k);
-        let read_len = usize::from(read);
-        let low = (centre - k).max(centre.saturating_sub(read_len));
-        let Some(top) = (self.pattern.len() + centre).checked_sub(read_len) else { return self.dead() };
-        let high = (centre + k).min(top);
-        for b in low..=high {
-            let i = read_len + b - centre;
-            if i == 0 {
-                row[b] = u8::try_from(read).unwrap_or(u8::MAX).min(limit);
-                continue;
-            }
-            let mut best = state.row[b].saturating_add(u8::from(self.pattern[i - 1] != c));
-            if b + 1 < BAND {
-                best = best.min(state.row[b + 1].saturating_add(1));
-            }
-            if b >= 1 {
-                best = best.min(row[b - 1].saturating_add(1));
-            }
-            if i >= 2 && self.pattern[i - 1] == state.previous_char && self.pattern[i - 2] == c {
-                best = best.min(state.previous_row[b].saturating_add(1));
-            }
-            row[b] = best.min(limit);
+        let at = self.positions(c);
+        let rows = &state.rows;
+        let mut next = [0u64; ROWS];
+        next[0] = (rows[0] << 1) & at;
+        for d in 1..=usize::from(self.k) {
+            let matched = (rows[d] << 1) & at;
+            let inserted = rows[d - 1];
+            let substituted = rows[d - 1] << 1;
+            let deleted = next[d - 1] << 1;
+            let swapped = (state.previous[d - 1] << 2) & (at << 1) & state.last;
+            next[d] = (matched | inserted | substituted | deleted | swapped) & self.prefixes;
         }
-        let dead = row.iter().all(|&cell| cell >= limit);
-        TyposState { row, previous_row: state.row, read, previous_char: c, pending: 0, missing: 0, dead }
+        TyposState { rows: next, previous: *rows, last: at, started: true, pending: 0, missing: 0 }
     }
 
     fn dead(&self) -> TyposState {
-        TyposState {
-            row: [self.limit(); BAND],
-            previous_row: [self.limit(); BAND],
-            read: 0,
-            previous_char: '\0',
-            pending: 0,
-            missing: 0,
-            dead: true,
-        }
+        TyposState { rows: [0; ROWS], previous: [0; ROWS], last: 0, started: true, pending: 0, missing: 0 }
     }
 }
 
@@ -115,40 +118,26 @@ impl Automaton for Typos {
     type State = TyposState;
 
     fn start(&self) -> TyposState {
-        let limit = self.limit();
-        let mut row = [limit; BAND];
-        for (b, cell) in row.iter_mut().enumerate() {
-            if let Some(i) = self.pattern_len(0, b) {
-                *cell = (i as u8).min(limit);
-            }
+        if self.first.is_none() {
+            return self.dead();
         }
-        TyposState {
-            row,
-            previous_row: [limit; BAND],
-            read: 0,
-            previous_char: '\0',
-            pending: 0,
-            missing: 0,
-            dead: self.pattern.is_empty(),
-        }
+        // Before any character, the first `i` pattern characters are `i` edits (deletions) away.
+        let rows =
+            std::array::from_fn(|d| if d <= usize::from(self.k) { (u64::MAX >> (63 - d)) & self.prefixes } else { 0 });
+        TyposState { rows, previous: [0; ROWS], last: 0, started: false, pending: 0, missing: 0 }
     }
 
     fn is_match(&self, state: &TyposState) -> bool {
-        if state.dead || state.missing > 0 || state.read == 0 {
-            return false;
-        }
-        let b = self.pattern.len() as i32 - i32::from(state.read) + CENTRE;
-        (0..BAND as i32).contains(&b)
-            && self.pattern_len(state.read, b as usize).is_some()
-            && state.row[b as usize] <= self.k
+        state.started && state.missing == 0 && state.rows[usize::from(self.k)] & self.whole != 0
     }
 
     fn can_match(&self, state: &TyposState) -> bool {
-        !state.dead
+        // Row `k` holds every other row's bits: once it is empty, nothing can match.
+        state.rows[usize::from(self.k)] != 0
     }
 
     fn accept(&self, state: &TyposState, byte: u8) -> TyposState {
-        if state.dead {
+        if !self.can_match(state) {
             return *state;
         }
         if state.missing == 0 {
@@ -305,6 +294,18 @@ mod tests {
                 "{pattern} ~ {candidate} within {k}"
             );
         }
+    }
+
+    #[test]
+    fn patterns_up_to_the_limit_match_and_longer_ones_match_nothing() {
+        let longest = "a".repeat(MAX_PATTERN_CHARS);
+        let typo = format!("{}b", "a".repeat(MAX_PATTERN_CHARS - 1));
+        assert!(accepts(&Typos::new(&longest, 1), &typo));
+        assert!(accepts(&Typos::new(&longest, 0), &longest));
+        let too_long = "a".repeat(MAX_PATTERN_CHARS + 1);
+        assert!(!accepts(&Typos::new(&too_long, 2), &too_long));
+        assert!(!accepts(&Typos::new("", 2), ""));
+        assert!(!accepts(&Typos::new("", 2), "a"));
     }
 
     #[test]
