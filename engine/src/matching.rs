@@ -421,11 +421,15 @@ impl Cursor {
             let freqs = self.postings.freqs();
             let start = self.index;
             let stop = start + docs[start..].partition_point(|&doc| doc < end);
-            for (offset, &doc) in docs[start..stop].iter().enumerate() {
+            let in_window = &docs[start..stop];
+            for &doc in in_window {
                 let slot = (doc - base) as usize;
                 bits[slot / 64] |= 1 << (slot % 64);
-                if keep {
-                    self.window.push((doc, freqs.get(start + offset).copied().unwrap_or(1)));
+            }
+            if keep {
+                match freqs.get(start..stop) {
+                    Some(freqs) => self.window.extend(in_window.iter().copied().zip(freqs.iter().copied())),
+                    None => self.window.extend(in_window.iter().map(|&doc| (doc, 1))),
                 }
             }
             self.index = stop;
