@@ -152,11 +152,20 @@ fn for_each_span(text: &str, mut visit: impl FnMut(usize, usize, bool) -> bool) 
             let start = index;
             let mut end = index;
             let mut count = 0;
-            for c in text[start..].chars() {
-                if !c.is_alphanumeric() || is_cjk(c) {
-                    break;
+            while let Some(&byte) = bytes.get(end) {
+                if byte.is_ascii() {
+                    // ASCII: a letter or digit, never CJK.
+                    if !byte.is_ascii_alphanumeric() {
+                        break;
+                    }
+                    end += 1;
+                } else {
+                    let Some(c) = text[end..].chars().next() else { break };
+                    if !c.is_alphanumeric() || is_cjk(c) {
+                        break;
+                    }
+                    end += c.len_utf8();
                 }
-                end += c.len_utf8();
                 count += 1;
             }
             index = end;
@@ -191,7 +200,9 @@ fn fold_into(lowercase: &str, out: &mut String) {
 
 /// Han, Hiragana, Katakana and Hangul: scripts written without spaces between words.
 pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
+    let c = c as u32;
+    c >= 0x1100
+        && matches!(c,
         0x1100..=0x11FF | 0x2E80..=0x2FDF | 0x3005..=0x3007 | 0x3040..=0x30FF | 0x3130..=0x318F
         | 0x31F0..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xA960..=0xA97F | 0xAC00..=0xD7AF
         | 0xF900..=0xFAFF | 0xFF66..=0xFF9F | 0x20000..=0x2FA1F)
