@@ -178,6 +178,10 @@ pub struct SearchSegmentCollector {
     pending: Vec<(DocId, Score)>,
     /// The segment's live documents, when some were deleted (for [`SearchCollector::search_words`]).
     alive: Option<AliveBitSet>,
+    /// The filter as masks, when the packed column alone decides it (for [`Visit::window`]).
+    masks: Option<Masks>,
+    /// Facet counts of [`Visit::window`] under `masks`, added to `collected` at harvest.
+    counts: Box<Counts>,
 }
 
 /// Documents looked at together. Each one's packed value is a random read of a column too large
@@ -205,6 +209,8 @@ impl Collector for SearchCollector {
             },
             pending: Vec::with_capacity(BATCH),
             alive: reader.alive_bitset().cloned(),
+            masks: Masks::of(&self.filter),
+            counts: Box::new(Counts { categories: [0; 64], languages: [0; 256] }),
         })
     }
 
@@ -246,6 +252,12 @@ impl SegmentCollector for SearchSegmentCollector {
 
     fn harvest(mut self) -> Collected {
         self.flush();
+        for (sum, count) in self.collected.category_counts.iter_mut().zip(self.counts.categories) {
+            *sum += count;
+        }
+        for (sum, count) in self.collected.language_counts.iter_mut().zip(self.counts.languages) {
+            *sum += count;
+        }
         self.collected.top = self.heap.into_iter().map(|Reverse(ranked)| ranked).collect();
         self.collected
     }
@@ -346,6 +358,14 @@ impl SearchSegmentCollector {
 /// document's packed word is read once for all three and for scoring.
 impl Visit for SearchSegmentCollector {
     fn window(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
+        if let Some(masks) = self.masks {
+            if self.facets {
+                self.window_masked::<true>(&masks, base, candidates);
+            } else {
+                self.window_masked::<false>(&masks, base, candidates);
+            }
+            return;
+        }
         for (index, word) in candidates.iter_mut().enumerate() {
             let mut bits = *word;
             while bits != 0 {
@@ -378,6 +398,79 @@ impl Visit for SearchSegmentCollector {
             Some(Reverse(worst)) if self.heap.len() == self.limit => Some(worst.score.max(0.0)),
             _ => None,
         }
+    }
+}
+
+/// A filter that only the packed column decides (visibility, kind, category, language), as masks,
+/// so that a window's candidates are filtered and counted without a branch per document.
+#[derive(Debug, Clone, Copy)]
+struct Masks {
+    /// The bits of the packed value that must equal `required` (visibility and kind).
+    test: u32,
+    required: u32,
+    /// Bit `c` set: category `c` passes.
+    categories: u64,
+    /// Bit `l % 64` of word `l / 64` set: language `l` passes.
+    languages: [u64; 4],
+}
+
+impl Masks {
+    fn of(filter: &Filter) -> Option<Self> {
+        if filter.duration != (0, u64::MAX)
+            || filter.publish_date != (i64::MIN, i64::MAX)
+            || filter.exclude_doc.is_some()
+        {
+            return None;
+        }
+        let (test, required) = match filter.kind {
+            Some(kind) => (0b11, 1 | (kind as u32 & 1) << 1),
+            None => (0b1, 1),
+        };
+        let categories = filter.categories.map_or(u64::MAX, u64::from);
+        let languages = filter.languages.map_or([u64::MAX; 4], |[a, b, c]| [a, b, c, 0]);
+        Some(Self { test, required, categories, languages })
+    }
+}
+
+/// Facet counts by category and language ordinal, as many as the packed column can hold.
+#[derive(Debug, Clone)]
+struct Counts {
+    categories: [u64; 64],
+    languages: [u64; 256],
+}
+
+impl SearchSegmentCollector {
+    /// [`Visit::window`] for a filter the packed column alone decides: each candidate's value is
+    /// read, tested and counted without branching on it.
+    fn window_masked<const FACETS: bool>(&mut self, masks: &Masks, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
+        let column = &self.segment_data.packed[..];
+        let counts = &mut *self.counts;
+        let mut total = 0u64;
+        for (index, word) in candidates.iter_mut().enumerate() {
+            let mut bits = *word;
+            let mut kept = 0u64;
+            while bits != 0 {
+                let bit = bits.trailing_zeros();
+                bits &= bits - 1;
+                let doc = base + index as DocId * 64 + bit;
+                let value = column.get(doc as usize).copied().unwrap_or_default();
+                let alive = self.alive.as_ref().is_none_or(|alive| alive.is_alive(doc));
+                let passes = u64::from(alive && value & masks.test == masks.required);
+                let category = (value >> 2 & 0x3F) as usize;
+                let language = (value >> 8 & 0xFF) as usize;
+                let category_ok = masks.categories >> category & 1;
+                let language_ok = masks.languages[language / 64] >> (language % 64) & 1;
+                if FACETS {
+                    counts.categories[category] += passes & language_ok;
+                    counts.languages[language] += passes & category_ok;
+                }
+                kept |= (passes & category_ok & language_ok) << bit;
+            }
+            *word = kept;
+            total += u64::from(kept.count_ones());
+        }
+        // Counted here, as every admitted document is: `matched` sees only those that may rank.
+        self.collected.total += total;
     }
 }
 
