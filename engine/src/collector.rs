@@ -294,7 +294,7 @@ impl SearchSegmentCollector {
             return false;
         }
         if filter.duration != (0, u64::MAX) {
-            let duration = self.segment_data.duration.get_val(doc);
+            let duration = u64::from(self.segment_data.duration.get(doc as usize).copied().unwrap_or_default());
             if duration < filter.duration.0 || duration > filter.duration.1 {
                 return false;
             }
@@ -339,8 +339,10 @@ impl SearchSegmentCollector {
             Order::Score => u64::from(score.max(0.0).to_bits()),
             Order::NewestFirst => ordered_i64(self.segment_data.publish_date.get_val(doc)),
             Order::OldestFirst => !ordered_i64(self.segment_data.publish_date.get_val(doc)),
-            Order::ShortestFirst => !self.segment_data.duration.get_val(doc),
-            Order::LongestFirst => self.segment_data.duration.get_val(doc),
+            Order::ShortestFirst => {
+                !u64::from(self.segment_data.duration.get(doc as usize).copied().unwrap_or_default())
+            }
+            Order::LongestFirst => u64::from(self.segment_data.duration.get(doc as usize).copied().unwrap_or_default()),
         };
         let ranked = Ranked { key, score, address: DocAddress::new(self.segment, doc) };
         if self.heap.len() < self.limit {

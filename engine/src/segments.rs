@@ -44,8 +44,10 @@ pub struct SegmentData {
     pub packed: Box<[u32]>,
     /// Title and description words to their summed document frequency.
     pub lexicon: Lexicon,
+    /// Durations in seconds by document (at most 48 hours, so a `u32`), read for every candidate
+    /// of a duration filter: a plain array, as the packed column is, rather than a compressed column.
+    pub duration: Box<[u32]>,
     /// Columns read only for some filters and orders, opened once rather than per query.
-    pub duration: Arc<dyn ColumnValues<u64>>,
     pub publish_date: Arc<dyn ColumnValues<i64>>,
 }
 
@@ -218,7 +220,11 @@ impl SegmentCache {
         Ok(SegmentData {
             packed,
             lexicon: Arc::new(lexicon),
-            duration: dense(fast.u64(names::DURATION_SECONDS)?),
+            duration: {
+                let mut values = vec![0u64; reader.max_doc() as usize];
+                dense(fast.u64(names::DURATION_SECONDS)?).get_range(0, &mut values);
+                values.into_iter().map(|value| u32::try_from(value).unwrap_or(u32::MAX)).collect()
+            },
             publish_date: dense(fast.i64(names::PUBLISH_DATE)?),
         })
     }
