@@ -504,6 +504,24 @@ impl Word {
     }
 }
 
+/// Buffers of [`Windows::run`] kept by each thread between runs.
+struct Scratch {
+    /// Each slot of a window's score: 0 between windows.
+    scores: Vec<Score>,
+    /// Field-norm ids of a window's candidates, by field slot.
+    norm_ids: Vec<[u8; WINDOW as usize]>,
+}
+
+impl Default for Scratch {
+    fn default() -> Self {
+        Self { scores: vec![0.0; WINDOW as usize], norm_ids: Vec::new() }
+    }
+}
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Option<Scratch>> = const { std::cell::Cell::new(None) };
+}
+
 /// The window-by-window intersection of one segment's words.
 struct Windows<'a> {
     /// The words, the rarest first.
@@ -514,9 +532,17 @@ struct Windows<'a> {
 }
 
 impl Windows<'_> {
-    fn run(mut self, visitor: &mut dyn Visit) {
-        let mut scores = vec![0.0 as Score; WINDOW as usize];
-        let mut norm_ids = vec![[0u8; WINDOW as usize]; self.tables.len()];
+    fn run(self, visitor: &mut dyn Visit) {
+        // A thread's buffers are reused from one segment and query to the next: allocating them
+        // each time cost zeroed pages from the allocator (and the kernel) on every query.
+        let mut scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_default();
+        scratch.norm_ids.resize(self.tables.len(), [0; WINDOW as usize]);
+        self.run_with(visitor, &mut scratch.scores, &mut scratch.norm_ids);
+        SCRATCH.with(|kept| kept.set(Some(scratch)));
+    }
+
+    /// [`Windows::run`] with buffers: `scores` (every slot 0, and left so) and `norm_ids`.
+    fn run_with(mut self, visitor: &mut dyn Visit, scores: &mut [Score], norm_ids: &mut [[u8; WINDOW as usize]]) {
         let mut base: DocId = 0;
         loop {
             // Every match has a term of the rarest word: start at the window of its next document.
@@ -543,7 +569,7 @@ impl Windows<'_> {
             if reached == self.words.len() {
                 visitor.window(base, &mut candidates);
                 if self.scoring {
-                    self.score(base, &candidates, &mut scores, &mut norm_ids);
+                    self.score(base, &candidates, scores, norm_ids);
                 }
                 let mut floor = if self.scoring { visitor.floor() } else { None };
                 for (index, &bits) in candidates.iter().enumerate() {
