@@ -420,12 +420,18 @@ impl Cursor {
             }
             let freqs = self.postings.freqs();
             let start = self.index;
-            let stop = start + docs[start..].partition_point(|&doc| doc < end);
-            let in_window = &docs[start..stop];
-            for &doc in in_window {
+            // One pass marks the window's postings and finds where they end (a block is 128 sorted
+            // documents, most of them usually in the window: no binary search ahead of the pass).
+            let mut stop = start;
+            for &doc in &docs[start..] {
+                if doc >= end {
+                    break;
+                }
                 let slot = (doc - base) as usize;
                 bits[slot / 64] |= 1 << (slot % 64);
+                stop += 1;
             }
+            let in_window = &docs[start..stop];
             if keep {
                 match freqs.get(start..stop) {
                     Some(freqs) => self.window.extend(in_window.iter().copied().zip(freqs.iter().copied())),
