@@ -294,7 +294,7 @@ impl SearchSegmentCollector {
             return false;
         }
         if filter.duration != (0, u64::MAX) {
-            let duration = u64::from(self.segment_data.duration.get(doc as usize).copied().unwrap_or_default());
+            let duration = self.segment_data.duration(doc);
             if duration < filter.duration.0 || duration > filter.duration.1 {
                 return false;
             }
@@ -339,10 +339,8 @@ impl SearchSegmentCollector {
             Order::Score => u64::from(score.max(0.0).to_bits()),
             Order::NewestFirst => ordered_i64(self.segment_data.publish_date.get_val(doc)),
             Order::OldestFirst => !ordered_i64(self.segment_data.publish_date.get_val(doc)),
-            Order::ShortestFirst => {
-                !u64::from(self.segment_data.duration.get(doc as usize).copied().unwrap_or_default())
-            }
-            Order::LongestFirst => u64::from(self.segment_data.duration.get(doc as usize).copied().unwrap_or_default()),
+            Order::ShortestFirst => !self.segment_data.duration(doc),
+            Order::LongestFirst => self.segment_data.duration(doc),
         };
         let ranked = Ranked { key, score, address: DocAddress::new(self.segment, doc) };
         if self.heap.len() < self.limit {

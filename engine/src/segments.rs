@@ -51,6 +51,13 @@ pub struct SegmentData {
     pub publish_date: Arc<dyn ColumnValues<i64>>,
 }
 
+impl SegmentData {
+    /// A document's duration in seconds (0 for none).
+    pub fn duration(&self, doc: u32) -> u64 {
+        u64::from(self.duration.get(doc as usize).copied().unwrap_or_default())
+    }
+}
+
 /// Derived data by segment, shared by every searcher that holds the segment.
 pub struct SegmentCache {
     fields: Fields,
