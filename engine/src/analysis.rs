@@ -98,10 +98,19 @@ pub struct WordRef<'a> {
 }
 
 /// Calls `visit` with each word of `text`, in order, as long as it answers true.
-pub fn visit_words(text: &str, mut visit: impl FnMut(WordRef<'_>) -> bool) {
+pub fn visit_words(text: &str, visit: impl FnMut(WordRef<'_>) -> bool) {
+    visit_words_where(text, |_| true, visit);
+}
+
+/// [`visit_words`] for the words whose text as written `wanted` accepts: the others are passed
+/// over before they are lowercased and folded.
+pub fn visit_words_where(text: &str, wanted: impl Fn(&str) -> bool, mut visit: impl FnMut(WordRef<'_>) -> bool) {
     let mut lowercase = String::new();
     let mut term = String::new();
     for_each_span(text, |start, end, cjk| {
+        if !wanted(&text[start..end]) {
+            return true;
+        }
         lowercase_into(&text[start..end], &mut lowercase);
         if cjk {
             term.clear();

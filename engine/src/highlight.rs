@@ -123,7 +123,15 @@ pub fn highlight(
     let mut window_start = 0;
     let mut stem = String::new();
     let strict = language.is_none_or(analysis::stem_keeps_initial);
-    analysis::visit_words(text, |word| {
+    // Where stemming keeps a word's first letter, a word starting with an ASCII letter no query
+    // word has cannot match: it is passed over before it is lowercased and folded.
+    let wanted = |written: &str| {
+        !strict
+            || written.as_bytes().first().is_none_or(|&initial| {
+                !initial.is_ascii() || matcher.initials.contains(&char::from(initial.to_ascii_lowercase()))
+            })
+    };
+    analysis::visit_words_where(text, wanted, |word| {
         if word.start >= window_end {
             return false;
         }
