@@ -178,9 +178,9 @@ pub struct SearchSegmentCollector {
     pending: Vec<(DocId, Score)>,
     /// The segment's live documents, when some were deleted (for [`SearchCollector::search_words`]).
     alive: Option<AliveBitSet>,
-    /// The filter as masks, when the packed column alone decides it (for [`Visit::window`]).
-    masks: Option<Masks>,
-    /// Facet counts of [`Visit::window`] under `masks`, added to `collected` at harvest.
+    /// The filter as masks (see [`SearchSegmentCollector::admit`]).
+    masks: Masks,
+    /// Facet counts, added to `collected` at harvest.
     counts: Box<Counts>,
 }
 
@@ -265,63 +265,28 @@ impl SegmentCollector for SearchSegmentCollector {
 
 impl SearchSegmentCollector {
     fn flush(&mut self) {
-        let mut packed = [0u16; BATCH];
+        let mut packed = [0u32; BATCH];
         let column = &self.segment_data.packed;
         for (value, &(doc, _)) in packed.iter_mut().zip(&self.pending) {
-            *value = column.get(doc as usize).map_or(0, |&word| word as u16);
+            *value = column.get(doc as usize).copied().unwrap_or_default();
         }
         let pending = std::mem::take(&mut self.pending);
         for (&(doc, score), &value) in pending.iter().zip(&packed) {
-            self.collect_packed(doc, score, Packed(u64::from(value)));
+            let admission =
+                Admission { masks: &self.masks, filter: &self.filter, data: &self.segment_data, segment: self.segment };
+            // Tantivy passes live documents only.
+            let (value, counts) = (u64::from(value), &mut *self.counts);
+            let admitted = if self.facets {
+                admission.admit::<true>(counts, doc, value, true)
+            } else {
+                admission.admit::<false>(counts, doc, value, true)
+            };
+            if admitted == 1 {
+                self.rank(doc, score);
+            }
         }
         self.pending = pending;
         self.pending.clear();
-    }
-
-    fn collect_packed(&mut self, doc: DocId, score: Score, packed: Packed) {
-        if self.admit(doc, packed) {
-            self.rank(doc, score);
-        }
-    }
-
-    /// Whether the document passes the filter; counts it towards the facets it counts for.
-    fn admit(&mut self, doc: DocId, packed: Packed) -> bool {
-        if !packed.visible() {
-            return false;
-        }
-        let filter = &self.filter;
-        if filter.kind.is_some_and(|kind| packed.kind() != kind) {
-            return false;
-        }
-        if filter.duration != (0, u64::MAX) {
-            let duration = self.segment_data.duration(doc);
-            if duration < filter.duration.0 || duration > filter.duration.1 {
-                return false;
-            }
-        }
-        if filter.publish_date != (i64::MIN, i64::MAX) {
-            let date = self.segment_data.publish_date.get_val(doc);
-            if date < filter.publish_date.0 || date > filter.publish_date.1 {
-                return false;
-            }
-        }
-        if filter.exclude_doc.is_some_and(|a| a.segment_ord == self.segment && a.doc_id == doc) {
-            return false;
-        }
-        let category = packed.category();
-        let language = packed.language();
-        let category_ok = filter.categories.is_none_or(|mask| category < 32 && mask & (1 << category) != 0);
-        let language_ok =
-            filter.languages.is_none_or(|mask| language < 192 && mask[language / 64] & (1 << (language % 64)) != 0);
-        if self.facets {
-            if language_ok && let Some(count) = self.collected.category_counts.get_mut(category) {
-                *count += 1;
-            }
-            if category_ok && let Some(count) = self.collected.language_counts.get_mut(language) {
-                *count += 1;
-            }
-        }
-        category_ok && language_ok
     }
 
     /// Counts an admitted document and keeps it if it ranks among the best so far.
@@ -358,28 +323,10 @@ impl SearchSegmentCollector {
 /// document's packed word is read once for all three and for scoring.
 impl Visit for SearchSegmentCollector {
     fn window(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
-        if let Some(masks) = self.masks {
-            if self.facets {
-                self.window_masked::<true>(&masks, base, candidates);
-            } else {
-                self.window_masked::<false>(&masks, base, candidates);
-            }
-            return;
-        }
-        for (index, word) in candidates.iter_mut().enumerate() {
-            let mut bits = *word;
-            while bits != 0 {
-                let bit = bits.trailing_zeros();
-                bits &= bits - 1;
-                let doc = base + index as DocId * 64 + bit;
-                let packed = self.segment_data.packed.get(doc as usize).map_or(0, |&word| word as u16);
-                let alive = self.alive.as_ref().is_none_or(|alive| alive.is_alive(doc));
-                if !(alive && self.admit(doc, Packed(u64::from(packed)))) {
-                    *word &= !(1 << bit);
-                }
-            }
-            // Counted here, as every admitted document is: `matched` sees only those that may rank.
-            self.collected.total += u64::from(word.count_ones());
+        if self.facets {
+            self.window_admit::<true>(base, candidates);
+        } else {
+            self.window_admit::<false>(base, candidates);
         }
     }
 
@@ -401,38 +348,91 @@ impl Visit for SearchSegmentCollector {
     }
 }
 
-/// A filter that only the packed column decides (visibility, kind, category, language), as masks,
-/// so that a window's candidates are filtered and counted without a branch per document.
+/// The filter as masks over the packed value (visibility, kind, category, language), and whether
+/// it also bounds columns of its own (duration, date) or excludes a document.
 #[derive(Debug, Clone, Copy)]
 struct Masks {
     /// The bits of the packed value that must equal `required` (visibility and kind).
-    test: u32,
-    required: u32,
+    test: u64,
+    required: u64,
     /// Bit `c` set: category `c` passes.
     categories: u64,
     /// Bit `l % 64` of word `l / 64` set: language `l` passes.
     languages: [u64; 4],
+    columns: bool,
 }
 
 impl Masks {
-    fn of(filter: &Filter) -> Option<Self> {
-        if filter.duration != (0, u64::MAX)
-            || filter.publish_date != (i64::MIN, i64::MAX)
-            || filter.exclude_doc.is_some()
-        {
-            return None;
-        }
+    fn of(filter: &Filter) -> Self {
         let (test, required) = match filter.kind {
-            Some(kind) => (0b11, 1 | (kind as u32 & 1) << 1),
-            None => (0b1, 1),
+            Some(kind) => (Packed::VISIBLE | Packed::KIND, Packed::VISIBLE | Packed::kind_bit(kind)),
+            None => (Packed::VISIBLE, Packed::VISIBLE),
         };
-        let categories = filter.categories.map_or(u64::MAX, u64::from);
-        let languages = filter.languages.map_or([u64::MAX; 4], |[a, b, c]| [a, b, c, 0]);
-        Some(Self { test, required, categories, languages })
+        Self {
+            test,
+            required,
+            categories: filter.categories.map_or(u64::MAX, u64::from),
+            languages: filter.languages.map_or([u64::MAX; 4], |[a, b, c]| [a, b, c, 0]),
+            columns: filter.duration != (0, u64::MAX)
+                || filter.publish_date != (i64::MIN, i64::MAX)
+                || filter.exclude_doc.is_some(),
+        }
     }
 }
 
-/// Facet counts by category and language ordinal, as many as the packed column can hold.
+/// What admits a document in one segment: the filter's masks, and its columns where it has them.
+struct Admission<'a> {
+    masks: &'a Masks,
+    filter: &'a Filter,
+    data: &'a SegmentData,
+    segment: SegmentOrdinal,
+}
+
+impl Admission<'_> {
+    /// Whether a document (`alive` or not, with packed value `value`) passes the filter, as 1 or
+    /// 0; with `FACETS`, counts it towards the facets it counts for (disjunctively: its category
+    /// when its language passes, and the other way round). The packed column decides by masks,
+    /// without a branch per document; duration, date and the excluded document need reads of
+    /// their own, only when the filter has them.
+    #[inline(always)]
+    fn admit<const FACETS: bool>(&self, counts: &mut Counts, doc: DocId, value: u64, alive: bool) -> u64 {
+        let masks = self.masks;
+        let mut passes = u64::from(alive && value & masks.test == masks.required);
+        if masks.columns && passes == 1 && !self.passes_columns(doc) {
+            passes = 0;
+        }
+        let packed = Packed(value);
+        let (category, language) = (packed.category(), packed.language());
+        let category_ok = masks.categories >> category & 1;
+        let language_ok = masks.languages[language / 64] >> (language % 64) & 1;
+        if FACETS {
+            counts.categories[category] += passes & language_ok;
+            counts.languages[language] += passes & category_ok;
+        }
+        passes & category_ok & language_ok
+    }
+
+    /// Whether a document passes the filter's duration and date bounds and is not the excluded one.
+    fn passes_columns(&self, doc: DocId) -> bool {
+        let filter = self.filter;
+        if filter.duration != (0, u64::MAX) {
+            let duration = self.data.duration(doc);
+            if duration < filter.duration.0 || duration > filter.duration.1 {
+                return false;
+            }
+        }
+        if filter.publish_date != (i64::MIN, i64::MAX) {
+            let date = self.data.publish_date.get_val(doc);
+            if date < filter.publish_date.0 || date > filter.publish_date.1 {
+                return false;
+            }
+        }
+        !filter.exclude_doc.is_some_and(|a| a.segment_ord == self.segment && a.doc_id == doc)
+    }
+}
+
+/// Facet counts by category and language ordinal, as many as the packed column can hold (those
+/// with no name are dropped at harvest).
 #[derive(Debug, Clone)]
 struct Counts {
     categories: [u64; 64],
@@ -440,11 +440,13 @@ struct Counts {
 }
 
 impl SearchSegmentCollector {
-    /// [`Visit::window`] for a filter the packed column alone decides: each candidate's value is
-    /// read, tested and counted without branching on it.
-    fn window_masked<const FACETS: bool>(&mut self, masks: &Masks, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
-        let column = &self.segment_data.packed[..];
-        let counts = &mut *self.counts;
+    /// [`Visit::window`]: each candidate's packed value is read and admitted (see
+    /// [`SearchSegmentCollector::admit`]); those left out are cleared.
+    fn window_admit<const FACETS: bool>(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
+        let admission =
+            Admission { masks: &self.masks, filter: &self.filter, data: &self.segment_data, segment: self.segment };
+        let (counts, live) = (&mut *self.counts, self.alive.as_ref());
+        let column = &admission.data.packed[..];
         let mut total = 0u64;
         for (index, word) in candidates.iter_mut().enumerate() {
             let mut bits = *word;
@@ -453,18 +455,9 @@ impl SearchSegmentCollector {
                 let bit = bits.trailing_zeros();
                 bits &= bits - 1;
                 let doc = base + index as DocId * 64 + bit;
-                let value = column.get(doc as usize).copied().unwrap_or_default();
-                let alive = self.alive.as_ref().is_none_or(|alive| alive.is_alive(doc));
-                let passes = u64::from(alive && value & masks.test == masks.required);
-                let category = (value >> 2 & 0x3F) as usize;
-                let language = (value >> 8 & 0xFF) as usize;
-                let category_ok = masks.categories >> category & 1;
-                let language_ok = masks.languages[language / 64] >> (language % 64) & 1;
-                if FACETS {
-                    counts.categories[category] += passes & language_ok;
-                    counts.languages[language] += passes & category_ok;
-                }
-                kept |= (passes & category_ok & language_ok) << bit;
+                let value = u64::from(column.get(doc as usize).copied().unwrap_or_default());
+                let alive = live.is_none_or(|live| live.is_alive(doc));
+                kept |= admission.admit::<FACETS>(counts, doc, value, alive) << bit;
             }
             *word = kept;
             total += u64::from(kept.count_ones());

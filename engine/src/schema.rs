@@ -19,16 +19,17 @@ use crate::analysis::TOKENIZER_NAME;
 pub struct Packed(pub u64);
 
 impl Packed {
+    /// The bit of visibility, and the bit of the kind.
+    pub const VISIBLE: u64 = 1;
+    pub const KIND: u64 = 1 << 1;
+
     pub fn new(visible: bool, kind: contracts::ContentKind, category: u64, language: u64) -> Self {
         Self(u64::from(visible) | kind_ordinal(kind) << 1 | (category & 0x3F) << 2 | (language & 0xFF) << 8)
     }
 
-    pub fn visible(self) -> bool {
-        self.0 & 1 == 1
-    }
-
-    pub fn kind(self) -> u64 {
-        (self.0 >> 1) & 1
+    /// The packed value of a document of `kind` (no category, no language), to test the kind bit.
+    pub fn kind_bit(kind: u64) -> u64 {
+        (kind & 1) << 1
     }
 
     pub fn category(self) -> usize {
