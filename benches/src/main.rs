@@ -362,9 +362,15 @@ fn query(index: &Path, vocabulary: &Vocabulary, options: &QueryOptions) -> Resul
             matched.fetch_add(response.total, std::sync::atomic::Ordering::Relaxed);
             Ok::<_, engine::EngineError>(())
         })?;
+        let expansions = engine.expansion_cache_stats();
         eprintln!(
-            "query mix: {} matching documents per query on average",
-            matched.into_inner() / mix.len().max(1) as u64
+            "query mix: {} matching documents per query on average; typo and prefix expansions: {} computed, {} \
+             from the cache ({} kept, {} KiB)",
+            matched.into_inner() / mix.len().max(1) as u64,
+            expansions.misses,
+            expansions.hits,
+            expansions.entries,
+            expansions.weighted_bytes >> 10,
         );
         let mut uncached = Report::new("query_uncached").with_latencies(&run);
         uncached.docs = docs;

@@ -192,6 +192,11 @@ impl Engine {
         self.caches.stats()
     }
 
+    /// Use of the cache of typo and prefix expansions.
+    pub fn expansion_cache_stats(&self) -> CacheStats {
+        self.segments.expansion_stats()
+    }
+
     pub fn directory(&self) -> &Path {
         &self.directory
     }

@@ -20,6 +20,7 @@
 //! happens on merges, not on every commit.
 
 use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use rustc_hash::FxHashMap;
@@ -31,6 +32,7 @@ use tantivy::termdict::TermStreamer;
 use tantivy::{Searcher, SearcherGeneration, SegmentReader, Warmer};
 use tantivy_fst::{Map, MapBuilder, Streamer};
 
+use crate::CacheStats;
 use crate::analysis::STEM_MARKER;
 use crate::schema::{Fields, names};
 
@@ -67,6 +69,9 @@ pub struct SegmentCache {
     /// The merged lexicon of the large segments, with their ids (sorted).
     merged: RwLock<Option<(Vec<SegmentId>, Lexicon)>>,
     expansions: moka::sync::Cache<ExpansionKey, Arc<[String]>>,
+    /// Expansions found in the cache, and those computed.
+    expansion_hits: AtomicU64,
+    expansion_misses: AtomicU64,
 }
 
 const TITLE_NORM_SHIFT: u32 = 16;
@@ -112,6 +117,8 @@ impl SegmentCache {
             segments: RwLock::new(FxHashMap::default()),
             merged: RwLock::new(None),
             expansions,
+            expansion_hits: AtomicU64::new(0),
+            expansion_misses: AtomicU64::new(0),
         }
     }
 
@@ -122,11 +129,24 @@ impl SegmentCache {
         expand: impl FnOnce() -> tantivy::Result<Vec<String>>,
     ) -> tantivy::Result<Arc<[String]>> {
         if let Some(found) = self.expansions.get(&key) {
+            self.expansion_hits.fetch_add(1, Ordering::Relaxed);
             return Ok(found);
         }
+        self.expansion_misses.fetch_add(1, Ordering::Relaxed);
         let variants: Arc<[String]> = expand()?.into();
         self.expansions.insert(key, Arc::clone(&variants));
         Ok(variants)
+    }
+
+    /// Use of the expansion cache.
+    pub fn expansion_stats(&self) -> CacheStats {
+        self.expansions.run_pending_tasks();
+        CacheStats {
+            hits: self.expansion_hits.load(Ordering::Relaxed),
+            misses: self.expansion_misses.load(Ordering::Relaxed),
+            entries: self.expansions.entry_count(),
+            weighted_bytes: self.expansions.weighted_size(),
+        }
     }
 
     /// The lexicons that together cover every segment of `searcher`: the merged one when it matches

@@ -257,9 +257,17 @@ fn expansions_looked_up_before_a_commit_are_not_reused_after_it() {
     };
     assert_eq!(found(&index, "octo"), [1]);
     assert_eq!(found(&index, "octopux "), [1]);
+    let first = index.engine.expansion_cache_stats();
+    // Asked again under the same commit: both expansions (a prefix, a typo) come from the cache.
+    assert_eq!(found(&index, "octo"), [1]);
+    assert_eq!(found(&index, "octopux "), [1]);
+    let again = index.engine.expansion_cache_stats();
+    assert_eq!((again.hits - first.hits, again.misses - first.misses), (2, 0));
     load(&mut index, &[item(2, "Octopux Radio"), item(3, "Octoberfest Live")]);
     assert_eq!(found(&index, "octo"), [1, 2, 3]);
     assert_eq!(found(&index, "octopux "), [1, 2]);
+    let after = index.engine.expansion_cache_stats();
+    assert_eq!((after.hits - again.hits, after.misses - again.misses), (0, 2));
 }
 
 #[test]
