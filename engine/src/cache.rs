@@ -87,17 +87,21 @@ impl Caches {
     }
 
     pub fn stats(&self) -> CacheStats {
-        let (entries, weighted_bytes) = self.entries.as_ref().map_or((0, 0), |cache| {
-            cache.run_pending_tasks();
-            (cache.entry_count(), cache.weighted_size())
-        });
-        CacheStats {
-            hits: self.hits.load(Ordering::Relaxed),
-            misses: self.misses.load(Ordering::Relaxed),
-            entries,
-            weighted_bytes,
-        }
+        stats_of(self.entries.as_ref(), &self.hits, &self.misses)
     }
+}
+
+/// The use of `cache` (none when it is off), with its hit and miss counters.
+pub(crate) fn stats_of<K, V>(cache: Option<&Cache<K, V>>, hits: &AtomicU64, misses: &AtomicU64) -> CacheStats
+where
+    K: std::hash::Hash + Eq + Send + Sync + 'static,
+    V: Clone + Send + Sync + 'static,
+{
+    let (entries, weighted_bytes) = cache.map_or((0, 0), |cache| {
+        cache.run_pending_tasks();
+        (cache.entry_count(), cache.weighted_size())
+    });
+    CacheStats { hits: hits.load(Ordering::Relaxed), misses: misses.load(Ordering::Relaxed), entries, weighted_bytes }
 }
 
 impl CacheKey {

@@ -178,7 +178,7 @@ pub struct SearchSegmentCollector {
     pending: Vec<(DocId, Score)>,
     /// The segment's live documents, when some were deleted (for [`SearchCollector::search_words`]).
     alive: Option<AliveBitSet>,
-    /// The filter as masks (see [`SearchSegmentCollector::admit`]).
+    /// The filter as masks (see [`Admission::admit`]).
     masks: Masks,
     /// Facet counts, added to `collected` at harvest.
     counts: Box<Counts>,
@@ -441,7 +441,7 @@ struct Counts {
 
 impl SearchSegmentCollector {
     /// [`Visit::window`]: each candidate's packed value is read and admitted (see
-    /// [`SearchSegmentCollector::admit`]); those left out are cleared.
+    /// [`Admission::admit`]); those left out are cleared.
     fn window_admit<const FACETS: bool>(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
         let admission =
             Admission { masks: &self.masks, filter: &self.filter, data: &self.segment_data, segment: self.segment };

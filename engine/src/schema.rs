@@ -24,7 +24,7 @@ impl Packed {
     pub const KIND: u64 = 1 << 1;
 
     pub fn new(visible: bool, kind: contracts::ContentKind, category: u64, language: u64) -> Self {
-        Self(u64::from(visible) | kind_ordinal(kind) << 1 | (category & 0x3F) << 2 | (language & 0xFF) << 8)
+        Self(u64::from(visible) | Self::kind_bit(kind_ordinal(kind)) | (category & 0x3F) << 2 | (language & 0xFF) << 8)
     }
 
     /// The packed value of a document of `kind` (no category, no language), to test the kind bit.

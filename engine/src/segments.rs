@@ -140,13 +140,7 @@ impl SegmentCache {
 
     /// Use of the expansion cache.
     pub fn expansion_stats(&self) -> CacheStats {
-        self.expansions.run_pending_tasks();
-        CacheStats {
-            hits: self.expansion_hits.load(Ordering::Relaxed),
-            misses: self.expansion_misses.load(Ordering::Relaxed),
-            entries: self.expansions.entry_count(),
-            weighted_bytes: self.expansions.weighted_size(),
-        }
+        crate::cache::stats_of(Some(&self.expansions), &self.expansion_hits, &self.expansion_misses)
     }
 
     /// The lexicons that together cover every segment of `searcher`: the merged one when it matches
