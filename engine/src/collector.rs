@@ -431,6 +431,54 @@ impl Admission<'_> {
     }
 }
 
+/// Asks for the cache lines that hold the candidates' values in `column` (a column by document),
+/// so that the loop reading them finds most on their way instead of waiting for each in turn: a
+/// window's candidates are scattered over a column larger than the core's caches, and without
+/// this each read waits on memory before the next can start (here they are all issued at once,
+/// one per line).
+fn prefetch(column: &[u32], base: DocId, candidates: &[u64; WINDOW_WORDS]) {
+    let lines = line_masks(column);
+    for (index, &word) in candidates.iter().enumerate() {
+        if word == 0 {
+            continue;
+        }
+        let first = base as usize + index * 64;
+        for &(start, mask) in &lines {
+            if word & mask != 0
+                && let Some(value) = column.get(first + start)
+            {
+                prefetch_line(value);
+            }
+        }
+    }
+}
+
+/// Values of a `u32` column in a cache line.
+const VALUES_PER_LINE: usize = 64 / size_of::<u32>();
+
+/// The cache lines a word of candidates (64 documents from a multiple of 64) spans in `column`: the
+/// offset of each line's first document in the word, and the word's bits in that line (up to five
+/// lines: a column need not start on a line).
+fn line_masks(column: &[u32]) -> [(usize, u64); 5] {
+    let skew = (column.as_ptr() as usize / size_of::<u32>()) % VALUES_PER_LINE;
+    // The word's first line boundary (documents are multiples of 64 from the column's start).
+    let boundary = (VALUES_PER_LINE - skew) % VALUES_PER_LINE;
+    std::array::from_fn(|line| {
+        let start = (boundary + line * VALUES_PER_LINE).saturating_sub(VALUES_PER_LINE);
+        let end = (boundary + line * VALUES_PER_LINE).min(64);
+        let mask = if end > start { (u64::MAX >> (64 - (end - start))) << start } else { 0 };
+        (start, mask)
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn prefetch_line(value: &u32) {
+    safe_arch::prefetch_t0(value);
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn prefetch_line(_: &u32) {}
+
 /// Facet counts by category and language ordinal, as many as the packed column can hold (those
 /// with no name are dropped at harvest).
 #[derive(Debug, Clone)]
@@ -447,6 +495,10 @@ impl SearchSegmentCollector {
             Admission { masks: &self.masks, filter: &self.filter, data: &self.segment_data, segment: self.segment };
         let (counts, live) = (&mut *self.counts, self.alive.as_ref());
         let column = &admission.data.packed[..];
+        prefetch(column, base, candidates);
+        if self.filter.duration != (0, u64::MAX) {
+            prefetch(&admission.data.duration, base, candidates);
+        }
         let mut total = 0u64;
         for (index, word) in candidates.iter_mut().enumerate() {
             let mut bits = *word;
@@ -496,6 +548,32 @@ mod tests {
         for pair in values.windows(2) {
             assert!(ordered_i64(pair[0]) < ordered_i64(pair[1]));
         }
+    }
+
+    #[test]
+    fn line_masks_split_a_word_of_candidates_by_cache_line_wherever_the_column_starts() {
+        let values = vec![0u32; 1024];
+        for skew in 0..VALUES_PER_LINE {
+            let column = &values[skew..];
+            let lines = line_masks(column);
+            let line_of = |doc: usize| (column.as_ptr() as usize + doc * size_of::<u32>()) / 64;
+            let mut covered = 0u64;
+            for (start, mask) in lines {
+                assert_eq!(covered & mask, 0, "lines overlap (skew {skew})");
+                covered |= mask;
+                for first in [0, 64, 640] {
+                    for bit in (0..64).filter(|bit| mask >> bit & 1 == 1) {
+                        assert!(bit >= start, "bit {bit} before its line's start {start} (skew {skew})");
+                        assert_eq!(line_of(first + bit), line_of(first + start), "skew {skew}, bit {bit}");
+                    }
+                }
+            }
+            assert_eq!(covered, u64::MAX, "every document of the word is in a line (skew {skew})");
+        }
+        // Near the column's end, lines past it are skipped rather than read.
+        let mut candidates = [0u64; WINDOW_WORDS];
+        candidates[WINDOW_WORDS - 1] = u64::MAX;
+        prefetch(&values[..10], 0, &candidates);
     }
 
     #[test]
