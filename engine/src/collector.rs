@@ -68,6 +68,11 @@ impl Filter {
         }
     }
 
+    /// Whether a document's duration decides whether it passes.
+    fn bounds_duration(&self) -> bool {
+        self.duration != (0, u64::MAX)
+    }
+
     /// Leaves one document out (the item `related` starts from).
     pub fn excluding(mut self, doc: DocAddress) -> Self {
         self.exclude_doc = Some(doc);
@@ -373,7 +378,7 @@ impl Masks {
             required,
             categories: filter.categories.map_or(u64::MAX, u64::from),
             languages: filter.languages.map_or([u64::MAX; 4], |[a, b, c]| [a, b, c, 0]),
-            columns: filter.duration != (0, u64::MAX)
+            columns: filter.bounds_duration()
                 || filter.publish_date != (i64::MIN, i64::MAX)
                 || filter.exclude_doc.is_some(),
         }
@@ -415,7 +420,7 @@ impl Admission<'_> {
     /// Whether a document passes the filter's duration and date bounds and is not the excluded one.
     fn passes_columns(&self, doc: DocId) -> bool {
         let filter = self.filter;
-        if filter.duration != (0, u64::MAX) {
+        if filter.bounds_duration() {
             let duration = self.data.duration(doc);
             if duration < filter.duration.0 || duration > filter.duration.1 {
                 return false;
@@ -496,7 +501,7 @@ impl SearchSegmentCollector {
         let (counts, live) = (&mut *self.counts, self.alive.as_ref());
         let column = &admission.data.packed[..];
         prefetch(column, base, candidates);
-        if self.filter.duration != (0, u64::MAX) {
+        if self.filter.bounds_duration() {
             prefetch(&admission.data.duration, base, candidates);
         }
         let mut total = 0u64;
