@@ -184,3 +184,38 @@ fn the_cache_serves_repeats_and_never_serves_a_stale_answer() {
         index.engine.get(&id(2).to_string()).expect("get").expect("found").title
     );
 }
+
+/// The index's document-store compression, as its metadata records it.
+fn docstore_compression(dir: &std::path::Path) -> String {
+    let meta = std::fs::read_to_string(dir.join("meta.json")).expect("meta.json");
+    let meta: serde_json::Value = serde_json::from_str(&meta).expect("meta.json is JSON");
+    meta["index_settings"]["docstore_compression"].as_str().expect("compression named").to_owned()
+}
+
+#[test]
+fn documents_are_stored_uncompressed_also_in_an_index_an_older_build_set_to_lz4() {
+    let mut index = open();
+    load(&mut index, &catalog());
+    let dir = index._dir.path().to_path_buf();
+    assert_eq!(docstore_compression(&dir), "none");
+    let before = index.engine.search(&SearchRequest::text("history")).expect("search");
+    assert!(!before.hits.is_empty());
+    drop(index.writer);
+    drop(index.engine);
+
+    // An index an older build created names LZ4 in its settings; from the next commit on, what is
+    // written (new segments, merges) is uncompressed. (Each segment's store names its own codec, so
+    // segments written compressed stay readable.)
+    let meta = std::fs::read_to_string(dir.join("meta.json")).expect("meta.json");
+    let mut meta: serde_json::Value = serde_json::from_str(&meta).expect("meta.json is JSON");
+    meta["index_settings"]["docstore_compression"] = "lz4".into();
+    std::fs::write(dir.join("meta.json"), meta.to_string()).expect("meta.json rewritten");
+    assert_eq!(docstore_compression(&dir), "lz4");
+    let engine = Engine::open(&dir, EngineConfig::default()).expect("reopens");
+    let mut writer = engine.writer(WriterConfig::default()).expect("writer");
+    assert_eq!(engine.search(&SearchRequest::text("history")).expect("search"), before);
+    writer.upsert(&versioned(1, "Harbour lights", ContentStatus::Published)).expect("upsert");
+    writer.commit(None).expect("commit");
+    assert_eq!(docstore_compression(&dir), "none");
+    assert_eq!(search_ids(&engine, "harbour"), [7]);
+}
