@@ -109,8 +109,8 @@ fn meta_stamp(directory: &Path) -> Option<(u64, std::time::SystemTime)> {
 /// Bytes per doc-store block (Tantivy's default is 16 KiB).
 const DOCSTORE_BLOCK_BYTES: usize = 4096;
 /// Document-store blocks are kept uncompressed: rendering a hit then copies its block instead of
-/// decompressing it (LZ4 took 3–4 µs a hit of the 7 µs a document read cost), for a store about
-/// 40 % larger (536 MB against 389 MB for the 1,050,000-document benchmark catalog).
+/// decompressing it (a document read went from 6.4 to 3.9 µs), for a store about 40 % larger
+/// (536 MB against 389 MB for the 1,050,000-document benchmark catalog; BENCHMARKS.md).
 const DOCSTORE_COMPRESSION: tantivy::store::Compressor = tantivy::store::Compressor::None;
 
 impl Engine {

@@ -192,14 +192,33 @@ fn docstore_compression(dir: &std::path::Path) -> String {
     meta["index_settings"]["docstore_compression"].as_str().expect("compression named").to_owned()
 }
 
+/// Whether some segment's document store holds `text` byte for byte.
+fn stored_verbatim(dir: &std::path::Path, text: &str) -> bool {
+    std::fs::read_dir(dir).expect("index directory").any(|entry| {
+        let path = entry.expect("entry").path();
+        path.extension().is_some_and(|e| e == "store")
+            && std::fs::read(&path).expect("store file").windows(text.len()).any(|w| w == text.as_bytes())
+    })
+}
+
+/// A published program whose description repeats one phrase: LZ4 would store the repeats as
+/// back-references, so the whole description is found in a store file only if it is uncompressed.
+fn repetitive(n: u128, phrase: &str) -> (ContentSnapshot, String) {
+    let description = phrase.repeat(60).trim().to_owned();
+    let item = program(n, phrase.trim(), &description, "news", "en");
+    (ContentSnapshot::Program(item), description)
+}
+
 #[test]
 fn documents_are_stored_uncompressed_also_in_an_index_an_older_build_set_to_lz4() {
     let mut index = open();
-    load(&mut index, &catalog());
+    let (item, description) = repetitive(21, "harbour lights at dusk ");
+    load(&mut index, &[item]);
     let dir = index._dir.path().to_path_buf();
+    assert!(stored_verbatim(&dir, &description), "the segment's store is compressed");
     assert_eq!(docstore_compression(&dir), "none");
-    let before = index.engine.search(&SearchRequest::text("history")).expect("search");
-    assert!(!before.hits.is_empty());
+    let before = index.engine.search(&SearchRequest::text("harbour")).expect("search");
+    assert_eq!(ids(&before), [21]);
     drop(index.writer);
     drop(index.engine);
 
@@ -213,9 +232,11 @@ fn documents_are_stored_uncompressed_also_in_an_index_an_older_build_set_to_lz4(
     assert_eq!(docstore_compression(&dir), "lz4");
     let engine = Engine::open(&dir, EngineConfig::default()).expect("reopens");
     let mut writer = engine.writer(WriterConfig::default()).expect("writer");
-    assert_eq!(engine.search(&SearchRequest::text("history")).expect("search"), before);
-    writer.upsert(&versioned(1, "Harbour lights", ContentStatus::Published)).expect("upsert");
+    assert_eq!(engine.search(&SearchRequest::text("harbour")).expect("search"), before);
+    let (item, description) = repetitive(22, "lanterns over the quay ");
+    writer.upsert(&item).expect("upsert");
     writer.commit(None).expect("commit");
+    assert!(stored_verbatim(&dir, &description), "a segment written after reopening is compressed");
     assert_eq!(docstore_compression(&dir), "none");
-    assert_eq!(search_ids(&engine, "harbour"), [7]);
+    assert_eq!(search_ids(&engine, "lanterns"), [22]);
 }
