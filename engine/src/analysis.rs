@@ -424,48 +424,98 @@ pub fn stem_term(stem: &str) -> String {
     term
 }
 
-/// Stems already computed on this thread, per language: text follows a Zipf law, so most words
-/// repeat, and the Snowball algorithms cost more than a hash lookup. Bounded per language; a full
-/// map is cleared.
-const STEM_CACHE_ENTRIES: usize = 200_000;
+/// Stems already computed on this thread: text follows a Zipf law, so most words repeat, and the
+/// Snowball algorithms cost more than a lookup. The cache is a table of fixed slots, each one cache
+/// line holding a word (with its language) and its stem inline, found by the word's hash: a lookup
+/// reads one line, where a map of strings read three (the table, the key, the value). A word
+/// evicts whatever its slot held; words or stems longer than a slot holds are stemmed every time.
+const STEM_SLOTS: usize = 1 << 17;
 
-type StemMap = FxHashMap<Box<str>, Option<Box<str>>>;
+/// Bytes of a word, and of its stem, a slot holds.
+const STEM_SLOT_BYTES: usize = 30;
+
+/// No stem other than the word itself (as `stem_len`).
+const NO_STEM: u8 = u8::MAX;
+
+#[derive(Clone, Copy)]
+#[repr(C, align(64))]
+struct StemSlot {
+    /// The language's ordinal plus one; 0 for an empty slot.
+    language: u16,
+    word_len: u8,
+    /// The stem's length, or [`NO_STEM`].
+    stem_len: u8,
+    word: [u8; STEM_SLOT_BYTES],
+    stem: [u8; STEM_SLOT_BYTES],
+}
+
+impl StemSlot {
+    const EMPTY: Self =
+        Self { language: 0, word_len: 0, stem_len: 0, word: [0; STEM_SLOT_BYTES], stem: [0; STEM_SLOT_BYTES] };
+
+    fn holds(&self, language: u16, word: &[u8]) -> bool {
+        self.language == language && usize::from(self.word_len) == word.len() && self.word[..word.len()] == *word
+    }
+}
 
 thread_local! {
-    /// One map per language ordinal, from a lowercased word to its stem term.
-    static STEM_CACHE: RefCell<Vec<StemMap>> = const { RefCell::new(Vec::new()) };
+    /// From a lowercased word in a language to its stem (see [`STEM_SLOTS`]); allocated on first use.
+    static STEM_CACHE: RefCell<Box<[StemSlot]>> = RefCell::new(Box::default());
+}
+
+/// The slot of `word` in `language`.
+fn stem_slot(language: u16, word: &[u8]) -> usize {
+    use std::hash::Hasher;
+    let mut hasher = rustc_hash::FxHasher::default();
+    hasher.write(word);
+    hasher.write_u16(language);
+    // FxHash mixes best into its high bits.
+    (hasher.finish() >> (64 - STEM_SLOTS.trailing_zeros())) as usize
 }
 
 /// Writes the stem term (`~stem`) of a lowercased word for a document language into `out` and
 /// answers true, when the stem differs from the word's folded form `term`.
 fn cached_stem_term(language: LanguageCode, stemmer: &Stemmer, lowercase: &str, term: &str, out: &mut String) -> bool {
-    let slot = language.ordinal() as usize;
-    STEM_CACHE.with(|cache| {
-        let mut cache = cache.borrow_mut();
-        if cache.len() <= slot {
-            cache.resize_with(slot + 1, StemMap::default);
-        }
-        let map = &mut cache[slot];
-        let stem = match map.get(lowercase) {
-            Some(found) => found.as_deref(),
-            None => {
-                let stem = fold(&stemmer.stem(lowercase)).into_owned();
-                let value = (stem != term && !stem.is_empty()).then(|| stem_term(&stem).into_boxed_str());
-                if map.len() >= STEM_CACHE_ENTRIES {
-                    map.clear();
-                }
-                map.entry(lowercase.into()).or_insert(value).as_deref()
+    let tag = language.ordinal() as u16 + 1;
+    let word = lowercase.as_bytes();
+    out.clear();
+    let cacheable = word.len() <= STEM_SLOT_BYTES;
+    if cacheable {
+        let found = STEM_CACHE.with(|cache| {
+            let cache = cache.borrow();
+            let slot = cache.get(stem_slot(tag, word)).filter(|slot| slot.holds(tag, word))?;
+            if slot.stem_len != NO_STEM {
+                out.push(STEM_MARKER);
+                // Written from a `str` (see below), so valid UTF-8.
+                out.push_str(std::str::from_utf8(&slot.stem[..usize::from(slot.stem_len)]).unwrap_or_default());
             }
-        };
-        out.clear();
-        match stem {
-            Some(stem) => {
-                out.push_str(stem);
-                true
-            }
-            None => false,
+            Some(slot.stem_len != NO_STEM)
+        });
+        if let Some(found) = found {
+            return found;
         }
-    })
+    }
+    let stem = fold(&stemmer.stem(lowercase)).into_owned();
+    let distinct = stem != term && !stem.is_empty();
+    if distinct {
+        out.push(STEM_MARKER);
+        out.push_str(&stem);
+    }
+    if cacheable && stem.len() <= STEM_SLOT_BYTES {
+        STEM_CACHE.with(|cache| {
+            let mut cache = cache.borrow_mut();
+            if cache.is_empty() {
+                *cache = vec![StemSlot::EMPTY; STEM_SLOTS].into_boxed_slice();
+            }
+            let slot = &mut cache[stem_slot(tag, word)];
+            slot.language = tag;
+            slot.word_len = word.len() as u8;
+            slot.word[..word.len()].copy_from_slice(word);
+            slot.stem_len = if distinct { stem.len() as u8 } else { NO_STEM };
+            slot.stem[..stem.len()].copy_from_slice(stem.as_bytes());
+        });
+    }
+    distinct
 }
 
 /// Two distinct token slots, `first < second`, borrowed together.
@@ -589,6 +639,49 @@ mod tests {
             }
         }
         assert!(wrong.is_empty(), "{wrong:?}");
+    }
+
+    #[test]
+    fn the_stem_cache_answers_what_the_stemmer_does_when_slots_are_shared_and_words_are_long() {
+        // More distinct words than the cache has slots, so words evict one another; real words in
+        // several languages, some with stems of their own and some without, and words too long
+        // for a slot.
+        let fixtures = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/fixtures/rss");
+        let mut text = String::new();
+        for entry in std::fs::read_dir(&fixtures).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.extension().is_some_and(|e| e == "xml") {
+                text.push_str(&String::from_utf8_lossy(&std::fs::read(&path).expect("read")));
+            }
+        }
+        let mut real: Vec<String> = words(&text).into_iter().filter(|w| !w.cjk).map(|w| w.lowercase).collect();
+        real.sort();
+        real.dedup();
+        real.push("überlebensgrößenverhältnismäßigkeiten".to_owned());
+        real.push("a".repeat(STEM_SLOT_BYTES + 1) + "ing");
+        let made = (0..STEM_SLOTS + STEM_SLOTS / 4).map(|n| format!("w{n}ings"));
+        let all: Vec<String> = real.iter().cloned().chain(made).collect();
+        let languages = [language("en"), language("de"), language("fr"), language("es")];
+        let mut out = String::new();
+        for pass in 0..2 {
+            for (n, lowercase) in all.iter().enumerate() {
+                let language = languages[n % languages.len()];
+                let stemmer = stemmer_for(language).expect("a stemmer");
+                let term = fold(lowercase).into_owned();
+                let stem = fold(&stemmer.stem(lowercase)).into_owned();
+                let expected = (stem != term && !stem.is_empty()).then(|| stem_term(&stem));
+                let distinct = cached_stem_term(language, stemmer, lowercase, &term, &mut out);
+                assert_eq!(distinct.then(|| out.clone()), expected, "{lowercase} in {language:?}, pass {pass}");
+            }
+        }
+        // A word asked again in the same language is answered from its slot: the same answer.
+        let english = language("en");
+        let stemmer = stemmer_for(english).expect("a stemmer");
+        assert!(cached_stem_term(english, stemmer, "harbours", "harbours", &mut out));
+        assert_eq!(out, "~harbour");
+        assert!(cached_stem_term(english, stemmer, "harbours", "harbours", &mut out));
+        assert_eq!(out, "~harbour");
+        assert!(!cached_stem_term(english, stemmer, "harbour", "harbour", &mut out));
     }
 
     fn terms(text: &str) -> Vec<String> {
