@@ -314,7 +314,13 @@ fn index_catalog(input: &Path, index: &Path, threads: usize, memory_mb: usize) -
     merged_report.rss_bytes = peak_rss_bytes();
     engine.reload()?;
     let stats = engine.stats();
-    eprintln!("index: {} documents in {} segments at {}", stats.documents, stats.segments, index.display());
+    eprintln!(
+        "index: {} documents in {} segments ({} in segments sorted into runs) at {}",
+        stats.documents,
+        stats.segments,
+        stats.run_documents,
+        index.display()
+    );
     Ok(vec![parse, index_report, merged_report])
 }
 

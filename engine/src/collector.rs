@@ -16,10 +16,10 @@ use tantivy::fastfield::AliveBitSet;
 use tantivy::query::EnableScoring;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
-use crate::matching::{AllWordsQuery, Visit, WINDOW_WORDS};
+use crate::matching::{AllWordsQuery, Visit, WINDOW, WINDOW_WORDS};
 use crate::request::{SearchRequest, Sort};
 use crate::schema::{Packed, kind_ordinal};
-use crate::segments::{SegmentCache, SegmentData};
+use crate::segments::{Run, SegmentCache, SegmentData};
 
 /// What a document must satisfy besides the text, as columnar checks.
 #[derive(Debug, Clone)]
@@ -328,15 +328,20 @@ impl SearchSegmentCollector {
 /// document's packed word is read once for all three and for scoring.
 impl Visit for SearchSegmentCollector {
     fn window(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
-        if self.facets {
-            self.window_admit::<true>(base, candidates);
-        } else {
-            self.window_admit::<false>(base, candidates);
+        match (self.by_runs(), self.facets) {
+            (true, true) => self.window_runs::<true>(base, candidates),
+            (true, false) => self.window_runs::<false>(base, candidates),
+            (false, true) => self.window_admit::<true>(base, candidates),
+            (false, false) => self.window_admit::<false>(base, candidates),
         }
     }
 
     fn matched(&mut self, doc: DocId, score: Score) {
         self.offer(doc, score);
+    }
+
+    fn may_want(&mut self, base: DocId) -> bool {
+        !self.by_runs() || self.runs_in(base).any(|(run, _, _)| self.masks.keeps(u64::from(run.value)))
     }
 
     fn floor(&self) -> Option<Score> {
@@ -383,6 +388,28 @@ impl Masks {
                 || filter.exclude_doc.is_some(),
         }
     }
+
+    /// Whether a document with packed value `value` passes, when the filter has no columns.
+    fn keeps(&self, value: u64) -> bool {
+        let packed = Packed(value);
+        let language = packed.language();
+        value & self.test == self.required
+            && self.categories >> packed.category() & 1 == 1
+            && self.languages[language / 64] >> (language % 64) & 1 == 1
+    }
+}
+
+/// The runs that overlap the window at `base`, each with the part of the window it covers (from
+/// and to, relative to `base`, `to` excluded).
+fn runs_in(runs: &[Run], base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
+    let end = base + WINDOW;
+    let first = runs.partition_point(|run| run.start <= base).saturating_sub(1);
+    let next_starts = runs.iter().skip(first + 1).map(|next| next.start).chain([end]);
+    runs[first.min(runs.len())..]
+        .iter()
+        .zip(next_starts)
+        .take_while(move |(run, _)| run.start < end)
+        .map(move |(run, next)| (run, run.start.max(base) - base, next.min(end) - base))
 }
 
 /// What admits a document in one segment: the filter's masks, and its columns where it has them.
@@ -520,6 +547,65 @@ impl SearchSegmentCollector {
             total += u64::from(kept.count_ones());
         }
         // Counted here, as every admitted document is: `matched` sees only those that may rank.
+        self.collected.total += total;
+    }
+}
+
+impl SearchSegmentCollector {
+    /// Whether a window can be admitted run by run: the segment has runs and the filter decides by
+    /// the packed value alone.
+    fn by_runs(&self) -> bool {
+        !self.segment_data.runs.is_empty() && !self.masks.columns
+    }
+
+    /// The runs of the window at `base`: see [`runs_in`].
+    fn runs_in(&self, base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
+        runs_in(&self.segment_data.runs, base)
+    }
+
+    /// [`Visit::window`] by runs of documents with one packed value (see [`SegmentData::runs`]):
+    /// the filter decides once per run, and the run's candidates count towards the total and the
+    /// facets by a population count, as [`Admission::admit`] would count each of them.
+    fn window_runs<const FACETS: bool>(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]) {
+        if let Some(alive) = &self.alive {
+            for (index, word) in candidates.iter_mut().enumerate() {
+                let mut bits = *word;
+                while bits != 0 {
+                    let bit = bits.trailing_zeros();
+                    bits &= bits - 1;
+                    if !alive.is_alive(base + index as DocId * 64 + bit) {
+                        *word &= !(1 << bit);
+                    }
+                }
+            }
+        }
+        let (masks, counts) = (&self.masks, &mut *self.counts);
+        let mut total = 0u64;
+        for (run, from, to) in runs_in(&self.segment_data.runs, base) {
+            let value = u64::from(run.value);
+            let passes = u64::from(value & masks.test == masks.required);
+            let packed = Packed(value);
+            let (category, language) = (packed.category(), packed.language());
+            let category_ok = masks.categories >> category & 1;
+            let language_ok = masks.languages[language / 64] >> (language % 64) & 1;
+            let keep = passes & category_ok & language_ok;
+            let mut count = 0u64;
+            for word in (from / 64)..=((to - 1) / 64) {
+                let low = if word == from / 64 { from % 64 } else { 0 };
+                let high = if word == (to - 1) / 64 { (to - 1) % 64 + 1 } else { 64 };
+                let mask = (u64::MAX >> (64 - (high - low))) << low;
+                let slot = &mut candidates[word as usize];
+                count += u64::from((*slot & mask).count_ones());
+                if keep == 0 {
+                    *slot &= !mask;
+                }
+            }
+            if FACETS {
+                counts.categories[category] += count * (passes & language_ok);
+                counts.languages[language] += count * (passes & category_ok);
+            }
+            total += count * keep;
+        }
         self.collected.total += total;
     }
 }

@@ -80,6 +80,10 @@ pub struct IndexStats {
     pub documents: u64,
     pub segments: usize,
     pub generation: u64,
+    /// Documents in segments sorted into runs of one packed value, which text search admits run by
+    /// run; the rest (segments written unsorted by an older build, or merged from such segments)
+    /// are admitted document by document.
+    pub run_documents: u64,
 }
 
 /// A reader of one index directory: search, browse, suggest, related, get.
@@ -140,6 +144,12 @@ impl Engine {
         // Also on an index an older build created with compressed blocks: its segments are
         // rewritten uncompressed as they merge.
         index.settings_mut().docstore_compression = DOCSTORE_COMPRESSION;
+        // Segments sorted by the packed column (language, category, kind, visibility), so that a
+        // search admits and counts a window's matches run by run (the collector's `window_runs`).
+        // Also on an index an older build wrote unsorted: new segments are sorted, and a merge of
+        // unsorted ones is valid but has short runs, which the collector reads document by document.
+        index.settings_mut().sort_by_field =
+            Some(tantivy::IndexSortByField { field: schema::names::PACKED.to_owned(), order: tantivy::Order::Asc });
         index
             .tokenizers()
             .register(analysis::TOKENIZER_NAME, TextAnalyzer::from(analysis::MediaMeshTokenizer::default()));
@@ -187,10 +197,17 @@ impl Engine {
 
     pub fn stats(&self) -> IndexStats {
         let searcher = self.reader.searcher();
+        let run_documents = searcher
+            .segment_readers()
+            .iter()
+            .filter(|reader| self.segments.get(reader).is_ok_and(|data| !data.runs.is_empty()))
+            .map(|reader| u64::from(reader.num_docs()))
+            .sum();
         IndexStats {
             documents: searcher.num_docs(),
             segments: searcher.segment_readers().len(),
             generation: searcher.generation().generation_id(),
+            run_documents,
         }
     }
 

@@ -127,6 +127,12 @@ pub trait Visit {
     fn floor(&self) -> Option<Score> {
         None
     }
+    /// False when no document of the window at `base` can be wanted whatever it matches (the
+    /// window is still shown to [`Visit::window`]): its postings are then read without their
+    /// term frequencies, and nothing in it is scored.
+    fn may_want(&mut self, _base: DocId) -> bool {
+        true
+    }
 }
 
 /// A plain callback, which wants every match.
@@ -557,11 +563,12 @@ impl Windows<'_> {
                 return;
             }
             base = next - next % WINDOW;
+            let scoring = self.scoring && visitor.may_want(base);
             let mut candidates = [0u64; WINDOW_WORDS];
             let mut reached = 0;
             for (position, word) in self.words.iter_mut().enumerate() {
                 let mut bits = [0u64; WINDOW_WORDS];
-                word.fill(base, (position > 0).then_some(&candidates), &mut bits, self.scoring);
+                word.fill(base, (position > 0).then_some(&candidates), &mut bits, scoring);
                 if position == 0 {
                     candidates = bits;
                 } else {
@@ -574,7 +581,9 @@ impl Windows<'_> {
             }
             if reached == self.words.len() {
                 visitor.window(base, &mut candidates);
-                if self.scoring {
+                // The filter may have left nothing (in a sorted segment, whole windows of another
+                // language or category): then there is nothing to score.
+                if scoring && candidates.iter().any(|&bits| bits != 0) {
                     self.score(base, &candidates, scores, norm_ids);
                 }
                 let mut floor = if self.scoring { visitor.floor() } else { None };

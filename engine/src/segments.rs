@@ -51,6 +51,38 @@ pub struct SegmentData {
     pub duration: Box<[u32]>,
     /// Columns read only for some filters and orders, opened once rather than per query.
     pub publish_date: Arc<dyn ColumnValues<i64>>,
+    /// The segment as runs of documents with one packed value (low 16 bits), in document order,
+    /// when it has few enough of them to be worth visiting run by run (see [`runs_of`]); else
+    /// empty. Segments are sorted by the packed column, so a segment is a few thousand runs.
+    pub runs: Box<[Run]>,
+}
+
+/// Documents from `start` to the next run's start (or the segment's end) share the packed
+/// value `value` (its low 16 bits: visibility, kind, category and language).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Run {
+    pub start: u32,
+    pub value: u16,
+}
+
+/// A segment is visited by runs only when its runs hold this many documents on average: with
+/// shorter runs, reading each candidate's value costs no more than finding its run.
+const MIN_MEAN_RUN: usize = 32;
+
+/// The runs of equal values in `packed` (low 16 bits), or none when they are too short on average
+/// to pay (see [`MIN_MEAN_RUN`]).
+pub fn runs_of(packed: &[u32]) -> Box<[Run]> {
+    let mut runs: Vec<Run> = Vec::new();
+    for (doc, &word) in (0u32..).zip(packed) {
+        let value = word as u16;
+        if runs.last().is_none_or(|run| run.value != value) {
+            if runs.len() >= packed.len() / MIN_MEAN_RUN {
+                return Box::default();
+            }
+            runs.push(Run { start: doc, value });
+        }
+    }
+    runs.into_boxed_slice()
 }
 
 impl SegmentData {
@@ -239,6 +271,7 @@ impl SegmentCache {
         let lexicon = merge_lexicons(title.terms().stream()?, description.terms().stream()?)?;
         let fast = reader.fast_fields();
         Ok(SegmentData {
+            runs: runs_of(&packed),
             packed,
             lexicon: Arc::new(lexicon),
             duration: {
@@ -346,6 +379,23 @@ impl Warmer for SegmentCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runs_are_found_where_they_are_long_enough() {
+        let packed: Vec<u32> = [(7, 400), (9, 1), (7, 300)]
+            .into_iter()
+            .flat_map(|(value, len)| std::iter::repeat_n(value | 0x3A << TITLE_NORM_SHIFT, len))
+            .collect();
+        let runs = runs_of(&packed);
+        let run = |start, value| Run { start, value };
+        assert_eq!(*runs, [run(0, 7), run(400, 9), run(401, 7)], "norms are not part of a run's value");
+        // Shorter runs than `MIN_MEAN_RUN` on average: none.
+        let alternating: Vec<u32> = (0..640).map(|doc| doc / 16 % 2).collect();
+        assert!(runs_of(&alternating).is_empty());
+        let halves: Vec<u32> = (0..640).map(|doc| doc / 320).collect();
+        assert_eq!(runs_of(&halves).len(), 2);
+        assert!(runs_of(&[]).is_empty());
+    }
 
     fn lexicon(words: &[(&str, u64)]) -> Lexicon {
         Arc::new(Map::from_iter(words.iter().map(|&(w, n)| (w, n))).expect("sorted words"))

@@ -435,6 +435,7 @@ impl PublicApi {
                     metrics::gauge!("page_cache_entries").set(self.pages.entry_count() as f64);
                     metrics::gauge!("index_documents").set(index.documents as f64);
                     metrics::gauge!("index_segments").set(index.segments as f64);
+                    metrics::gauge!("index_run_documents").set(index.run_documents as f64);
                     platform::metrics::render(handle)
                 }
                 None => problem(&Problem::new(ErrorCode::NotFound, "metrics are not recorded in this process")),
