@@ -389,13 +389,50 @@ impl Masks {
         }
     }
 
+    /// What the filter says of a document with packed value `value` (columns aside).
+    #[inline(always)]
+    fn verdict(&self, value: u64) -> Verdict {
+        let packed = Packed(value);
+        let (category, language) = (packed.category(), packed.language());
+        Verdict {
+            category,
+            language,
+            passes: u64::from(value & self.test == self.required),
+            category_ok: self.categories >> category & 1,
+            language_ok: self.languages[language / 64] >> (language % 64) & 1,
+        }
+    }
+
     /// Whether a document with packed value `value` passes, when the filter has no columns.
     fn keeps(&self, value: u64) -> bool {
-        let packed = Packed(value);
-        let language = packed.language();
-        value & self.test == self.required
-            && self.categories >> packed.category() & 1 == 1
-            && self.languages[language / 64] >> (language % 64) & 1 == 1
+        self.verdict(value).kept() == 1
+    }
+}
+
+/// The filter's parts for one packed value, each 1 or 0 so that counts add them without a branch:
+/// visibility and kind (and columns, where the caller checks them), category, language.
+#[derive(Debug, Clone, Copy)]
+struct Verdict {
+    category: usize,
+    language: usize,
+    passes: u64,
+    category_ok: u64,
+    language_ok: u64,
+}
+
+impl Verdict {
+    /// 1 when every part passes.
+    #[inline(always)]
+    fn kept(&self) -> u64 {
+        self.passes & self.category_ok & self.language_ok
+    }
+
+    /// Counts `count` documents with this verdict towards the facets, disjunctively: towards their
+    /// category when their language passes, and the other way round.
+    #[inline(always)]
+    fn count_facets(&self, counts: &mut Counts, count: u64) {
+        counts.categories[self.category] += count * (self.passes & self.language_ok);
+        counts.languages[self.language] += count * (self.passes & self.category_ok);
     }
 }
 
@@ -428,6 +465,8 @@ impl Admission<'_> {
     /// their own, only when the filter has them.
     #[inline(always)]
     fn admit<const FACETS: bool>(&self, counts: &mut Counts, doc: DocId, value: u64, alive: bool) -> u64 {
+        // The parts of `Masks::verdict`, written out: through the struct this loop ran 2 % slower
+        // (measured on an unsorted index, where every window takes this path).
         let masks = self.masks;
         let mut passes = u64::from(alive && value & masks.test == masks.required);
         if masks.columns && passes == 1 && !self.passes_columns(doc) {
@@ -582,13 +621,8 @@ impl SearchSegmentCollector {
         let (masks, counts) = (&self.masks, &mut *self.counts);
         let mut total = 0u64;
         for (run, from, to) in runs_in(&self.segment_data.runs, base) {
-            let value = u64::from(run.value);
-            let passes = u64::from(value & masks.test == masks.required);
-            let packed = Packed(value);
-            let (category, language) = (packed.category(), packed.language());
-            let category_ok = masks.categories >> category & 1;
-            let language_ok = masks.languages[language / 64] >> (language % 64) & 1;
-            let keep = passes & category_ok & language_ok;
+            let verdict = masks.verdict(u64::from(run.value));
+            let keep = verdict.kept();
             let mut count = 0u64;
             for word in (from / 64)..=((to - 1) / 64) {
                 let low = if word == from / 64 { from % 64 } else { 0 };
@@ -601,8 +635,7 @@ impl SearchSegmentCollector {
                 }
             }
             if FACETS {
-                counts.categories[category] += count * (passes & language_ok);
-                counts.languages[language] += count * (passes & category_ok);
+                verdict.count_facets(counts, count);
             }
             total += count * keep;
         }

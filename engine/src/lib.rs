@@ -81,8 +81,9 @@ pub struct IndexStats {
     pub segments: usize,
     pub generation: u64,
     /// Documents in segments sorted into runs of one packed value, which text search admits run by
-    /// run; the rest (segments written unsorted by an older build, or merged from such segments)
-    /// are admitted document by document.
+    /// run; the rest (segments written unsorted by an older build, merged from such segments, or
+    /// too small) are admitted document by document. Counted over the segments derived for search
+    /// (every segment of a warmed searcher; none in a writer-side engine, which derives nothing).
     pub run_documents: u64,
 }
 
@@ -200,7 +201,7 @@ impl Engine {
         let run_documents = searcher
             .segment_readers()
             .iter()
-            .filter(|reader| self.segments.get(reader).is_ok_and(|data| !data.runs.is_empty()))
+            .filter(|reader| self.segments.derived(reader).is_some_and(|data| !data.runs.is_empty()))
             .map(|reader| u64::from(reader.num_docs()))
             .sum();
         IndexStats {

@@ -222,15 +222,19 @@ impl SegmentCache {
 
     /// The segment's data, derived now if no warmer did it yet.
     pub fn get(&self, reader: &SegmentReader) -> tantivy::Result<Arc<SegmentData>> {
-        let id = reader.segment_id();
-        if let Some(data) = self.segments.read().ok().and_then(|segments| segments.get(&id).cloned()) {
+        if let Some(data) = self.derived(reader) {
             return Ok(data);
         }
         let data = Arc::new(self.derive(reader)?);
         if let Ok(mut segments) = self.segments.write() {
-            segments.entry(id).or_insert_with(|| Arc::clone(&data));
+            segments.entry(reader.segment_id()).or_insert_with(|| Arc::clone(&data));
         }
         Ok(data)
+    }
+
+    /// The segment's data if it was derived already (by a warmer or a search).
+    pub fn derived(&self, reader: &SegmentReader) -> Option<Arc<SegmentData>> {
+        self.segments.read().ok().and_then(|segments| segments.get(&reader.segment_id()).cloned())
     }
 
     /// Where in a word of [`SegmentData::packed`] the field-norm id of `field` is, if it is there.

@@ -505,3 +505,19 @@ fn a_column_bound_that_passes_everything_changes_no_count() {
     // replaced versions' (600).
     compare(&index, 3_000);
 }
+
+#[test]
+fn index_stats_derive_nothing_in_a_writer_side_engine() {
+    // The indexer's engine derives nothing for search (no warmer), and its metrics read the stats:
+    // they must not derive segments (columns, lexicons) on every scrape.
+    let mut index = open_with(EngineConfig::writer_side());
+    let items: Vec<ContentSnapshot> = (0..1_000u128)
+        .map(|n| ContentSnapshot::Program(program(n + 1, "Harbour tales", "Stories.", "history", "en")))
+        .collect();
+    load(&mut index, &items);
+    let stats = index.engine.stats();
+    assert_eq!((stats.documents, stats.run_documents), (1_000, 0));
+    // A search derives the segment it reads; its runs count from then on.
+    assert_eq!(index.engine.search_uncached(&request("harbour ")).expect("search").total, 1_000);
+    assert_eq!(index.engine.stats().run_documents, 1_000);
+}
