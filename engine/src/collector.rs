@@ -410,7 +410,8 @@ impl Masks {
 }
 
 /// The filter's parts for one packed value, each 1 or 0 so that counts add them without a branch:
-/// visibility and kind (and columns, where the caller checks them), category, language.
+/// visibility and kind together, category, language. Used per run (and per window, to see
+/// whether any run passes); [`Admission::admit`] writes the same parts out per document.
 #[derive(Debug, Clone, Copy)]
 struct Verdict {
     category: usize,
