@@ -39,6 +39,15 @@ impl Engine {
         Ok(response)
     }
 
+    /// Searches without reading or filling the result cache, for a caller that keeps what it makes
+    /// of the answer (gateway-public keeps rendered pages per commit, so the answer would be held
+    /// twice). A browse's facet counts are still shared across its pages.
+    pub fn search_fresh(&self, request: &SearchRequest) -> Result<SearchResponse> {
+        request.validate()?;
+        let searcher = self.reader.searcher();
+        self.execute(&searcher, &request.normalised(), true)
+    }
+
     /// Searches without reading or filling the result cache (benchmarks, diagnostics).
     pub fn search_uncached(&self, request: &SearchRequest) -> Result<SearchResponse> {
         request.validate()?;

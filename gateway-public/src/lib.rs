@@ -329,8 +329,8 @@ impl PublicApi {
                     ));
                 }
                 let request = SearchRequest::from_params(params.iter().copied()).map_err(engine_problem)?;
-                let answer = engine.search(&request).map_err(engine_problem)?;
-                let page = to_page(&answer, started, cdn);
+                let answer = engine.search_fresh(&request).map_err(engine_problem)?;
+                let page = to_page(answer, started, cdn);
                 let family = if route == Route::Search { "search" } else { "browse" };
                 Ok(rendered(&page, hit_keys(&page.hits), family))
             }
@@ -369,7 +369,7 @@ impl PublicApi {
                     contracts::ContentKind::Episode
                 };
                 let hit = visible(engine, &id_text, kind)?;
-                let hit = to_hit(&hit, cdn);
+                let hit = to_hit(hit, cdn);
                 let keys = vec![hit.id.as_str(), hit.program_id.as_str()];
                 Ok(rendered(&hit, keys, "item"))
             }
@@ -381,8 +381,8 @@ impl PublicApi {
                 let mut request = SearchRequest::from_params(params.iter().copied()).map_err(engine_problem)?;
                 request.kind = Some(contracts::ContentKind::Episode);
                 request.program_id = id;
-                let answer = engine.search(&request).map_err(engine_problem)?;
-                let page = to_page(&answer, started, cdn);
+                let answer = engine.search_fresh(&request).map_err(engine_problem)?;
+                let page = to_page(answer, started, cdn);
                 let mut keys = hit_keys(&page.hits);
                 keys.push(&id_text);
                 Ok(rendered(&page, keys, "episodes"))
@@ -399,7 +399,7 @@ impl PublicApi {
                 }
                 visible(engine, &id_text, contracts::ContentKind::Program)?;
                 let hits = engine.related(&id_text, limit).map_err(engine_problem)?;
-                let related = Related { hits: hits.iter().map(|hit| to_hit(hit, cdn)).collect() };
+                let related = Related { hits: hits.into_iter().map(|hit| to_hit(hit, cdn)).collect() };
                 let mut keys = hit_keys(&related.hits);
                 keys.push(&id_text);
                 Ok(rendered(&related, keys, "related"))
@@ -480,32 +480,33 @@ fn hit_keys(hits: &[SearchHit]) -> Vec<&str> {
     hits.iter().flat_map(|hit| [hit.id.as_str(), hit.program_id.as_str()]).collect()
 }
 
-fn to_hit(hit: &engine::Hit, cdn: Option<&str>) -> SearchHit {
+/// The API's hit, made of the engine's (whose strings it takes over).
+fn to_hit(hit: engine::Hit, cdn: Option<&str>) -> SearchHit {
     SearchHit {
-        id: hit.id.clone(),
+        id: hit.id,
         kind: hit.kind.as_str().to_owned(),
-        program_id: hit.program_id.clone(),
-        title: hit.title.clone(),
-        description: hit.description.clone(),
+        program_id: hit.program_id,
+        title: hit.title,
+        description: hit.description,
         category: hit.category.map(|c| c.slug().to_owned()),
         language: hit.language.map(|l| l.code().to_owned()),
         duration_seconds: hit.duration_seconds,
-        publish_date: hit.publish_date.clone(),
-        artwork_url: hit
-            .artwork_url
-            .as_deref()
-            .map(|url| cdn.map_or_else(|| url.to_owned(), |base| cdn::rewrite(url, base))),
-        highlights: Highlights { title: hit.highlights.title.clone(), description: hit.highlights.description.clone() },
+        publish_date: hit.publish_date,
+        artwork_url: hit.artwork_url.map(|url| match cdn {
+            Some(base) => cdn::rewrite(&url, base),
+            None => url,
+        }),
+        highlights: Highlights { title: hit.highlights.title, description: hit.highlights.description },
     }
 }
 
-fn to_page(answer: &engine::SearchResponse, started: Instant, cdn: Option<&str>) -> SearchPage {
+fn to_page(answer: engine::SearchResponse, started: Instant, cdn: Option<&str>) -> SearchPage {
     SearchPage {
         total: answer.total,
         page: answer.page,
         per_page: answer.per_page,
         took_ms: millis(started),
-        hits: answer.hits.iter().map(|hit| to_hit(hit, cdn)).collect(),
+        hits: answer.hits.into_iter().map(|hit| to_hit(hit, cdn)).collect(),
         facets: Facets {
             category: answer.facets.category.iter().map(to_count).collect(),
             language: answer.facets.language.iter().map(to_count).collect(),
