@@ -437,11 +437,10 @@ impl Verdict {
     }
 }
 
-/// The runs that overlap the window at `base`, each with the part of the window it covers (from
-/// and to, relative to `base`, `to` excluded).
-fn runs_in(runs: &[Run], base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
+/// The runs that overlap the window at `base`, from `runs[first]` (the run `base` is in), each
+/// with the part of the window it covers (from and to, relative to `base`, `to` excluded).
+fn runs_in(runs: &[Run], first: usize, base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
     let end = base + WINDOW;
-    let first = runs.partition_point(|run| run.start <= base).saturating_sub(1);
     let next_starts = runs.iter().skip(first + 1).map(|next| next.start).chain([end]);
     runs[first.min(runs.len())..]
         .iter()
@@ -600,7 +599,7 @@ impl SearchSegmentCollector {
 
     /// The runs of the window at `base`: see [`runs_in`].
     fn runs_in(&self, base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
-        runs_in(&self.segment_data.runs, base)
+        runs_in(&self.segment_data.runs, self.segment_data.first_run(base), base)
     }
 
     /// [`Visit::window`] by runs of documents with one packed value (see [`SegmentData::runs`]):
@@ -621,7 +620,8 @@ impl SearchSegmentCollector {
         }
         let (masks, counts) = (&self.masks, &mut *self.counts);
         let mut total = 0u64;
-        for (run, from, to) in runs_in(&self.segment_data.runs, base) {
+        let data = &*self.segment_data;
+        for (run, from, to) in runs_in(&data.runs, data.first_run(base), base) {
             let verdict = masks.verdict(u64::from(run.value));
             let keep = verdict.kept();
             let mut count = 0u64;

@@ -29,11 +29,12 @@ use tantivy::fieldnorm::FieldNormReader;
 use tantivy::index::SegmentId;
 use tantivy::schema::Field;
 use tantivy::termdict::TermStreamer;
-use tantivy::{Searcher, SearcherGeneration, SegmentReader, Warmer};
+use tantivy::{DocId, Searcher, SearcherGeneration, SegmentReader, Warmer};
 use tantivy_fst::{Map, MapBuilder, Streamer};
 
 use crate::CacheStats;
 use crate::analysis::STEM_MARKER;
+use crate::matching::WINDOW;
 use crate::schema::{Fields, names};
 
 /// Words to their document frequency (see the module documentation).
@@ -55,6 +56,9 @@ pub struct SegmentData {
     /// when it has few enough of them to be worth visiting run by run (see [`runs_of`]); else
     /// empty. Segments are sorted by the packed column, so a segment is a few thousand runs.
     pub runs: Box<[Run]>,
+    /// By matching window (see [`WINDOW`]), the run its first document is in (empty without runs):
+    /// a window finds its runs without a search.
+    pub window_runs: Box<[u32]>,
 }
 
 /// Documents from `start` to the next run's start (or the segment's end) share the packed
@@ -87,7 +91,31 @@ pub fn runs_of(packed: &[u32]) -> Box<[Run]> {
     runs.into_boxed_slice()
 }
 
+/// For each window of `documents` (see [`WINDOW`]), the run of `runs` its first document is in.
+fn window_runs(runs: &[Run], documents: u32) -> Box<[u32]> {
+    if runs.is_empty() {
+        return Box::default();
+    }
+    let mut run = 0;
+    (0..documents.div_ceil(WINDOW))
+        .map(|window| {
+            while runs.get(run + 1).is_some_and(|next| next.start <= window * WINDOW) {
+                run += 1;
+            }
+            run as u32
+        })
+        .collect()
+}
+
 impl SegmentData {
+    /// The index in [`SegmentData::runs`] of the run the document `base` (the first of a window) is in.
+    pub fn first_run(&self, base: DocId) -> usize {
+        match self.window_runs.get((base / WINDOW) as usize) {
+            Some(&run) if base % WINDOW == 0 => run as usize,
+            _ => self.runs.partition_point(|run| run.start <= base).saturating_sub(1),
+        }
+    }
+
     /// A document's duration in seconds (0 for none).
     pub fn duration(&self, doc: u32) -> u64 {
         u64::from(self.duration.get(doc as usize).copied().unwrap_or_default())
@@ -276,8 +304,10 @@ impl SegmentCache {
         let description = reader.inverted_index(self.fields.description)?;
         let lexicon = merge_lexicons(title.terms().stream()?, description.terms().stream()?)?;
         let fast = reader.fast_fields();
+        let runs = runs_of(&packed);
         Ok(SegmentData {
-            runs: runs_of(&packed),
+            window_runs: window_runs(&runs, reader.max_doc()),
+            runs,
             packed,
             lexicon: Arc::new(lexicon),
             duration: {
@@ -401,6 +431,19 @@ mod tests {
         let halves: Vec<u32> = (0..640).map(|doc| doc / 320).collect();
         assert_eq!(runs_of(&halves).len(), 2);
         assert!(runs_of(&[]).is_empty());
+    }
+
+    #[test]
+    fn each_window_knows_the_run_it_starts_in() {
+        let run = |start| Run { start, value: 0 };
+        let runs = [run(0), run(5000), run(5001), run(3 * WINDOW), run(3 * WINDOW + 1)];
+        let starts = window_runs(&runs, 5 * WINDOW - 7);
+        assert_eq!(*starts, [0, 0, 2, 3, 4]);
+        for (window, &first) in (0..).zip(starts.iter()) {
+            let base = window * WINDOW;
+            assert_eq!(first as usize, runs.partition_point(|run| run.start <= base) - 1, "window {window}");
+        }
+        assert!(window_runs(&[], 10 * WINDOW).is_empty());
     }
 
     fn lexicon(words: &[(&str, u64)]) -> Lexicon {
