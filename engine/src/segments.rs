@@ -111,7 +111,7 @@ impl SegmentData {
     /// The index in [`SegmentData::runs`] of the run the document `base` (the first of a window) is in.
     pub fn first_run(&self, base: DocId) -> usize {
         match self.window_runs.get((base / WINDOW) as usize) {
-            Some(&run) if base % WINDOW == 0 => run as usize,
+            Some(&run) if base.is_multiple_of(WINDOW) => run as usize,
             _ => self.runs.partition_point(|run| run.start <= base).saturating_sub(1),
         }
     }
