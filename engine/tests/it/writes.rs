@@ -185,6 +185,29 @@ fn the_cache_serves_repeats_and_never_serves_a_stale_answer() {
     );
 }
 
+#[test]
+fn a_fresh_search_answers_as_a_cached_one_without_keeping_the_answer() {
+    let mut index = open();
+    load(&mut index, &catalog());
+    let request = SearchRequest::text("history");
+    let before = index.engine.cache_stats();
+    let fresh = index.engine.search_fresh(&request).expect("search");
+    let cached = index.engine.search(&request).expect("search");
+    let after = index.engine.cache_stats();
+    assert_eq!(after.misses, before.misses + 1, "the fresh search left nothing in the result cache");
+    assert_eq!(after.hits, before.hits);
+    assert_eq!(*cached, fresh);
+
+    // A browse's facet counts are still shared across its pages.
+    let page = |page| SearchRequest { page, ..SearchRequest::browse() };
+    let first = index.engine.search_fresh(&page(1)).expect("browse");
+    let hits = index.engine.cache_stats().hits;
+    let second = index.engine.search_fresh(&page(2)).expect("browse");
+    assert_eq!(index.engine.cache_stats().hits, hits + 1, "the second page reused the first's facets");
+    assert_eq!(first.facets, second.facets);
+    assert!(!first.facets.category.is_empty());
+}
+
 /// The index's document-store compression, as its metadata records it.
 fn docstore_compression(dir: &std::path::Path) -> String {
     let meta = std::fs::read_to_string(dir.join("meta.json")).expect("meta.json");
