@@ -16,10 +16,10 @@ use tantivy::fastfield::AliveBitSet;
 use tantivy::query::EnableScoring;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
-use crate::matching::{AllWordsQuery, Visit, WINDOW, WINDOW_WORDS};
+use crate::matching::{AllWordsQuery, Visit, WINDOW_WORDS};
 use crate::request::{SearchRequest, Sort};
 use crate::schema::{Packed, kind_ordinal};
-use crate::segments::{Run, SegmentCache, SegmentData};
+use crate::segments::{SegmentCache, SegmentData};
 
 /// What a document must satisfy besides the text, as columnar checks.
 #[derive(Debug, Clone)]
@@ -341,7 +341,7 @@ impl Visit for SearchSegmentCollector {
     }
 
     fn may_want(&mut self, base: DocId) -> bool {
-        !self.by_runs() || self.runs_in(base).any(|(run, _, _)| self.masks.keeps(u64::from(run.value)))
+        !self.by_runs() || self.segment_data.runs_in(base).any(|(run, _, _)| self.masks.keeps(u64::from(run.value)))
     }
 
     fn floor(&self) -> Option<Score> {
@@ -435,18 +435,6 @@ impl Verdict {
         counts.categories[self.category] += count * (self.passes & self.language_ok);
         counts.languages[self.language] += count * (self.passes & self.category_ok);
     }
-}
-
-/// The runs that overlap the window at `base`, from `runs[first]` (the run `base` is in), each
-/// with the part of the window it covers (from and to, relative to `base`, `to` excluded).
-fn runs_in(runs: &[Run], first: usize, base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
-    let end = base + WINDOW;
-    let next_starts = runs.iter().skip(first + 1).map(|next| next.start).chain([end]);
-    runs[first.min(runs.len())..]
-        .iter()
-        .zip(next_starts)
-        .take_while(move |(run, _)| run.start < end)
-        .map(move |(run, next)| (run, run.start.max(base) - base, next.min(end) - base))
 }
 
 /// What admits a document in one segment: the filter's masks, and its columns where it has them.
@@ -597,11 +585,6 @@ impl SearchSegmentCollector {
         !self.segment_data.runs.is_empty() && !self.masks.columns
     }
 
-    /// The runs of the window at `base`: see [`runs_in`].
-    fn runs_in(&self, base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
-        runs_in(&self.segment_data.runs, self.segment_data.first_run(base), base)
-    }
-
     /// [`Visit::window`] by runs of documents with one packed value (see [`SegmentData::runs`]):
     /// the filter decides once per run, and the run's candidates count towards the total and the
     /// facets by a population count, as [`Admission::admit`] would count each of them.
@@ -620,8 +603,7 @@ impl SearchSegmentCollector {
         }
         let (masks, counts) = (&self.masks, &mut *self.counts);
         let mut total = 0u64;
-        let data = &*self.segment_data;
-        for (run, from, to) in runs_in(&data.runs, data.first_run(base), base) {
+        for (run, from, to) in self.segment_data.runs_in(base) {
             let verdict = masks.verdict(u64::from(run.value));
             let keep = verdict.kept();
             let mut count = 0u64;

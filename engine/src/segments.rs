@@ -108,12 +108,20 @@ fn window_runs(runs: &[Run], documents: u32) -> Box<[u32]> {
 }
 
 impl SegmentData {
-    /// The index in [`SegmentData::runs`] of the run the document `base` (the first of a window) is in.
-    pub fn first_run(&self, base: DocId) -> usize {
-        match self.window_runs.get((base / WINDOW) as usize) {
+    /// The runs that overlap the matching window at `base`, each with the part of the window it
+    /// covers (from and to, relative to `base`, `to` excluded).
+    pub fn runs_in(&self, base: DocId) -> impl Iterator<Item = (&Run, u32, u32)> {
+        let end = base + WINDOW;
+        let first = match self.window_runs.get((base / WINDOW) as usize) {
             Some(&run) if base.is_multiple_of(WINDOW) => run as usize,
             _ => self.runs.partition_point(|run| run.start <= base).saturating_sub(1),
-        }
+        };
+        let next_starts = self.runs.iter().skip(first + 1).map(|next| next.start).chain([end]);
+        self.runs[first.min(self.runs.len())..]
+            .iter()
+            .zip(next_starts)
+            .take_while(move |(run, _)| run.start < end)
+            .map(move |(run, next)| (run, run.start.max(base) - base, next.min(end) - base))
     }
 
     /// A document's duration in seconds (0 for none).
