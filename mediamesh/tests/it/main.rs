@@ -36,10 +36,27 @@ pub async fn publish_program(client: &reqwest::Client, editors: &str, token: &st
         .expect("create");
     let program: Value = created.json().await.expect("json");
     let id = program["id"].as_str().unwrap_or_else(|| panic!("not created: {program}")).to_owned();
-    let published =
-        client.post(format!("{editors}/v1/programs/{id}/publish")).bearer_auth(token).send().await.expect("publish");
-    assert_eq!(published.status(), 200);
-    id
+    // A 503 says to retry after `Retry-After` (an upstream call cut short on a loaded machine, as
+    // CI's is with every suite running): a client does, and publishing twice is harmless.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let published = client
+            .post(format!("{editors}/v1/programs/{id}/publish"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("publish");
+        let status = published.status();
+        let retry_after = published.headers().get("retry-after").and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+        let body = published.text().await.unwrap_or_default();
+        match (status.as_u16(), retry_after) {
+            (200, _) => return id,
+            (503, Some(seconds)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_secs(seconds.min(5))).await;
+            }
+            _ => panic!("publish answered {status}: {body}"),
+        }
+    }
 }
 
 struct Up {
