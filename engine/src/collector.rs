@@ -14,6 +14,7 @@ use tantivy::collector::{Collector, SegmentCollector};
 use tantivy::columnar::ColumnValues;
 use tantivy::fastfield::AliveBitSet;
 use tantivy::query::EnableScoring;
+use tantivy::schema::Field;
 use tantivy::{DocAddress, DocId, Score, Searcher, SegmentOrdinal, SegmentReader};
 
 use crate::matching::{AllWordsQuery, Visit, WINDOW_WORDS};
@@ -113,6 +114,9 @@ pub struct Ranked {
     pub key: u64,
     pub score: Score,
     pub address: DocAddress,
+    /// The fields the document matched the query's terms in, as bits over [`Collected::fields`];
+    /// 0 when not known (see [`Visit::matched`]).
+    pub fields: u8,
 }
 
 impl Ord for Ranked {
@@ -143,9 +147,18 @@ pub struct Collected {
     pub top: Vec<Ranked>,
     pub category_counts: Vec<u64>,
     pub language_counts: Vec<u64>,
+    /// The fields [`Ranked::fields`] names by bit (empty when the search does not say).
+    pub fields: Vec<Field>,
 }
 
 impl Collected {
+    /// Whether `ranked` matched the query's terms in `field`: false only when the search says so.
+    pub fn matched_in(&self, ranked: &Ranked, field: Field) -> bool {
+        // Fields past the eighth share the last bit (see `matching`).
+        ranked.fields == 0
+            || self.fields.iter().position(|&f| f == field).is_none_or(|bit| bit >= 7 || ranked.fields >> bit & 1 == 1)
+    }
+
     pub fn category_facets(&self) -> impl Iterator<Item = (Category, u64)> + '_ {
         self.category_counts
             .iter()
@@ -297,11 +310,11 @@ impl SearchSegmentCollector {
     /// Counts an admitted document and keeps it if it ranks among the best so far.
     fn rank(&mut self, doc: DocId, score: Score) {
         self.collected.total += 1;
-        self.offer(doc, score);
+        self.offer(doc, score, 0);
     }
 
     /// Keeps a document if it ranks among the best so far.
-    fn offer(&mut self, doc: DocId, score: Score) {
+    fn offer(&mut self, doc: DocId, score: Score, fields: u8) {
         if self.limit == 0 {
             return;
         }
@@ -312,7 +325,7 @@ impl SearchSegmentCollector {
             Order::ShortestFirst => !self.segment_data.duration(doc),
             Order::LongestFirst => self.segment_data.duration(doc),
         };
-        let ranked = Ranked { key, score, address: DocAddress::new(self.segment, doc) };
+        let ranked = Ranked { key, score, address: DocAddress::new(self.segment, doc), fields };
         if self.heap.len() < self.limit {
             self.heap.push(Reverse(ranked));
         } else if let Some(mut worst) = self.heap.peek_mut()
@@ -336,8 +349,8 @@ impl Visit for SearchSegmentCollector {
         }
     }
 
-    fn matched(&mut self, doc: DocId, score: Score) {
-        self.offer(doc, score);
+    fn matched(&mut self, doc: DocId, score: Score, fields: u8) {
+        self.offer(doc, score, fields);
     }
 
     fn may_want(&mut self, base: DocId) -> bool {
@@ -641,7 +654,9 @@ impl SearchCollector {
             weight.visit(reader, &mut segment)?;
             fruits.push(segment.harvest());
         }
-        self.merge_fruits(fruits)
+        let mut collected = self.merge_fruits(fruits)?;
+        collected.fields = weight.fields().to_vec();
+        Ok(collected)
     }
 }
 
@@ -685,8 +700,8 @@ mod tests {
 
     #[test]
     fn ties_go_to_the_lower_address() {
-        let a = Ranked { key: 5, score: 0.0, address: DocAddress::new(0, 1) };
-        let b = Ranked { key: 5, score: 0.0, address: DocAddress::new(0, 2) };
+        let a = Ranked { key: 5, score: 0.0, address: DocAddress::new(0, 1), fields: 0 };
+        let b = Ranked { key: 5, score: 0.0, address: DocAddress::new(0, 2), fields: 0 };
         assert!(a > b);
     }
 }

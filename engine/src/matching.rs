@@ -120,8 +120,9 @@ pub trait Visit {
     /// Sees a window's matching documents (bit `i` of word `w` is document `base + 64 w + i`)
     /// before they are scored, and clears those it wants left out.
     fn window(&mut self, base: DocId, candidates: &mut [u64; WINDOW_WORDS]);
-    /// A document left in, with its score (0 without scoring), in document order.
-    fn matched(&mut self, doc: DocId, score: Score);
+    /// A document left in, in document order, with its score and the fields it has terms in (bit
+    /// `i` for [`AllWordsWeight::fields`]`[i]`), or 0 and 0 without scoring.
+    fn matched(&mut self, doc: DocId, score: Score, fields: u8);
     /// With scoring, a score the documents still to come must beat to be wanted (ties lose, as
     /// they come later): those that do not are not passed to [`Visit::matched`].
     fn floor(&self) -> Option<Score> {
@@ -141,7 +142,7 @@ struct Emit<'a>(&'a mut dyn FnMut(DocId, Score));
 impl Visit for Emit<'_> {
     fn window(&mut self, _: DocId, _: &mut [u64; WINDOW_WORDS]) {}
 
-    fn matched(&mut self, doc: DocId, score: Score) {
+    fn matched(&mut self, doc: DocId, score: Score, _fields: u8) {
         (self.0)(doc, score);
     }
 }
@@ -218,6 +219,11 @@ impl AllWordsWeight {
             .iter()
             .map(|word| word.iter().map(|clause| Ok(inverted[clause.slot].get_term_info(&clause.term)?)).collect())
             .collect()
+    }
+
+    /// The fields the terms are in: what the bits of [`Visit::matched`]'s `fields` stand for.
+    pub fn fields(&self) -> &[Field] {
+        &self.fields
     }
 
     /// Shows `visitor` the matching documents of one segment, window by window.
@@ -520,13 +526,15 @@ impl Word {
 struct Scratch {
     /// Each slot of a window's score: 0 between windows.
     scores: Vec<Score>,
+    /// Each slot's fields with a term (a bit per field slot): 0 between windows.
+    fields: Vec<u8>,
     /// Field-norm ids of a window's candidates, by field slot.
     norm_ids: Vec<[u8; WINDOW as usize]>,
 }
 
 impl Default for Scratch {
     fn default() -> Self {
-        Self { scores: vec![0.0; WINDOW as usize], norm_ids: Vec::new() }
+        Self { scores: vec![0.0; WINDOW as usize], fields: vec![0; WINDOW as usize], norm_ids: Vec::new() }
     }
 }
 
@@ -549,12 +557,19 @@ impl Windows<'_> {
         // each time cost zeroed pages from the allocator (and the kernel) on every query.
         let mut scratch = SCRATCH.with(|scratch| scratch.take()).unwrap_or_default();
         scratch.norm_ids.resize(self.tables.len(), [0; WINDOW as usize]);
-        self.run_with(visitor, &mut scratch.scores, &mut scratch.norm_ids);
+        self.run_with(visitor, &mut scratch.scores, &mut scratch.fields, &mut scratch.norm_ids);
         SCRATCH.with(|kept| kept.set(Some(scratch)));
     }
 
-    /// [`Windows::run`] with buffers: `scores` (every slot 0, and left so) and `norm_ids`.
-    fn run_with(mut self, visitor: &mut dyn Visit, scores: &mut [Score], norm_ids: &mut [[u8; WINDOW as usize]]) {
+    /// [`Windows::run`] with buffers: `scores` and `fields` (every slot 0, and left so) and
+    /// `norm_ids`.
+    fn run_with(
+        mut self,
+        visitor: &mut dyn Visit,
+        scores: &mut [Score],
+        fields: &mut [u8],
+        norm_ids: &mut [[u8; WINDOW as usize]],
+    ) {
         let mut base: DocId = 0;
         loop {
             // Every match has a term of the rarest word: start at the window of its next document.
@@ -584,7 +599,7 @@ impl Windows<'_> {
                 // The filter may have left nothing (in a sorted segment, whole windows of another
                 // language or category): then there is nothing to score.
                 if scoring && candidates.iter().any(|&bits| bits != 0) {
-                    self.score(base, &candidates, scores, norm_ids);
+                    self.score(base, &candidates, scores, fields, norm_ids);
                 }
                 let mut floor = if self.scoring { visitor.floor() } else { None };
                 for (index, &bits) in candidates.iter().enumerate() {
@@ -593,8 +608,9 @@ impl Windows<'_> {
                         let slot = index * 64 + bits.trailing_zeros() as usize;
                         bits &= bits - 1;
                         let score = std::mem::take(&mut scores[slot]);
+                        let matched_in = std::mem::take(&mut fields[slot]);
                         if floor.is_none_or(|floor| score > floor) {
-                            visitor.matched(base + slot as DocId, score);
+                            visitor.matched(base + slot as DocId, score, matched_in);
                             floor = visitor.floor();
                         }
                     }
@@ -607,12 +623,14 @@ impl Windows<'_> {
         }
     }
 
-    /// Adds up the scores of the candidates of the window at `base` (the slots of `scores` are 0).
+    /// Adds up the scores of the candidates of the window at `base`, and marks the fields each has
+    /// terms in (the slots of `scores` and `fields` are 0).
     fn score(
         &self,
         base: DocId,
         candidates: &[u64; WINDOW_WORDS],
         scores: &mut [Score],
+        fields: &mut [u8],
         norm_ids: &mut [[u8; WINDOW as usize]],
     ) {
         // Each candidate's field norms, read once (a random read each) before the postings use them.
@@ -641,6 +659,8 @@ impl Windows<'_> {
         for cursor in self.words.iter().flat_map(|word| word.filled.iter().map(|&index| &word.cursors[index])) {
             let table = &self.tables[cursor.slot];
             let ids = &norm_ids[cursor.slot];
+            // A query over more than 8 fields shares the last bit among the rest.
+            let field = 1u8 << cursor.slot.min(7);
             for &(doc, freq) in &cursor.window {
                 let slot = (doc - base) as usize;
                 if candidates[slot / 64] & (1 << (slot % 64)) != 0 {
@@ -652,6 +672,7 @@ impl Windows<'_> {
                         freq / (freq + table.norm[id])
                     };
                     scores[slot] += cursor.weight * factor;
+                    fields[slot] |= field;
                 }
             }
         }
@@ -819,6 +840,53 @@ mod tests {
         }
         let single = top(&searcher, &AllWordsQuery::new(words(&[&[("river", 1.0)]], title, description), None));
         assert!(single.len() > 10_000, "the common word spans many windows: {}", single.len());
+    }
+
+    /// Records what a segment's visit passes on.
+    #[derive(Default)]
+    struct Record(Vec<(DocId, u8)>);
+
+    impl Visit for Record {
+        fn window(&mut self, _: DocId, _: &mut [u64; WINDOW_WORDS]) {}
+
+        fn matched(&mut self, doc: DocId, _: Score, fields: u8) {
+            self.0.push((doc, fields));
+        }
+    }
+
+    #[test]
+    fn each_match_names_the_fields_it_has_terms_in() {
+        let (index, title, description) = index(30_000);
+        let searcher = index.reader().expect("reader").searcher();
+        let spec: &[&[(&str, f32)]] = &[&[("history", 1.0), ("war", 0.5)], &[("river", 1.0), ("rare", 0.3)]];
+        let words = words(spec, title, description);
+        let weight = AllWordsQuery::new(words.clone(), None)
+            .words_weight(EnableScoring::enabled_from_searcher(&searcher))
+            .expect("weight");
+        let bit = |field: Field| 1u8 << weight.fields().iter().position(|&f| f == field).expect("field of the query");
+        let (mut title_only, mut description_only) = (0, 0);
+        for reader in searcher.segment_readers() {
+            let mut record = Record::default();
+            weight.visit(reader, &mut record).expect("visit");
+            assert!(!record.0.is_empty());
+            // A document has a term in a field when any term of the query in that field has it.
+            let has_any = |field: Field, doc: DocId| {
+                words.iter().flatten().filter(|(term, _)| term.field() == field).any(|(term, _)| {
+                    let inverted = reader.inverted_index(field).expect("inverted index");
+                    inverted.read_postings(term, IndexRecordOption::Basic).expect("postings").is_some_and(
+                        |mut postings| postings.doc() == doc || postings.doc() < doc && postings.seek(doc) == doc,
+                    )
+                })
+            };
+            for &(doc, fields) in &record.0 {
+                let expected = if has_any(title, doc) { bit(title) } else { 0 }
+                    | if has_any(description, doc) { bit(description) } else { 0 };
+                assert_eq!(fields, expected, "document {doc}");
+                title_only += usize::from(fields == bit(title));
+                description_only += usize::from(fields == bit(description));
+            }
+        }
+        assert!(title_only > 0 && description_only > 0, "both cases occur: {title_only}, {description_only}");
     }
 
     #[test]

@@ -224,7 +224,16 @@ impl Engine {
             .top
             .iter()
             .skip(skip)
-            .map(|ranked| self.hit(searcher, ranked.address, ranked.score, matcher.as_ref()))
+            .map(|ranked| {
+                // A text the search found no term in has nothing to highlight (a description
+                // mostly: titles rank first): it is not looked through.
+                let marks = matcher.as_ref().map(|matcher| Marks {
+                    matcher,
+                    title: collected.matched_in(ranked, self.fields.title),
+                    description: collected.matched_in(ranked, self.fields.description),
+                });
+                self.hit(searcher, ranked.address, ranked.score, marks)
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(SearchResponse { total: collected.total, page: request.page, per_page: request.per_page, hits, facets })
     }
@@ -242,16 +251,18 @@ impl Engine {
         Ok(searcher.search(&query, &collector)?.top.first().map(|ranked| ranked.address))
     }
 
-    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, matcher: Option<&Matcher>) -> Result<Hit> {
+    fn hit(&self, searcher: &Searcher, address: DocAddress, score: f32, marks: Option<Marks<'_>>) -> Result<Hit> {
         let f = &self.fields;
         let document: TantivyDocument = searcher.doc(address)?;
         let language = LanguageCode::from_ordinal(u64_of(&document, f.language));
         let title = text_of(&document, f.title);
         let description = text_of(&document, f.description);
-        let highlights = match matcher {
-            Some(matcher) => Highlights {
-                title: highlight(&title, language, matcher, None),
-                description: highlight(&description, language, matcher, Some(SNIPPET_CHARS)),
+        let highlights = match marks {
+            Some(Marks { matcher, title: in_title, description: in_description }) => Highlights {
+                title: in_title.then(|| highlight(&title, language, matcher, None)).flatten(),
+                description: in_description
+                    .then(|| highlight(&description, language, matcher, Some(SNIPPET_CHARS)))
+                    .flatten(),
             },
             None => Highlights::default(),
         };
@@ -273,6 +284,14 @@ impl Engine {
             highlights,
         })
     }
+}
+
+/// What a hit's highlights are made with: the query's matcher, and which texts to look through.
+#[derive(Clone, Copy)]
+struct Marks<'a> {
+    matcher: &'a Matcher,
+    title: bool,
+    description: bool,
 }
 
 /// Whether the title's first words are the query's words, the last one possibly unfinished.

@@ -90,8 +90,8 @@ fn japanese_titles_are_findable_by_their_words() {
     );
 }
 
-#[test]
-fn european_feeds_are_searchable_with_their_stemmers_and_facets() {
+/// The European feeds in one index, with how many items each language has.
+fn european() -> (crate::support::TestIndex, std::collections::BTreeMap<&'static str, u64>) {
     let mut index = open();
     let feeds = [
         ("feed-rs__rss_2.0_spiegel.xml", "de", 10),
@@ -113,6 +113,12 @@ fn european_feeds_are_searchable_with_their_stemmers_and_facets() {
         }
     }
     index.writer.commit(None).expect("commit");
+    (index, expected_per_language)
+}
+
+#[test]
+fn european_feeds_are_searchable_with_their_stemmers_and_facets() {
+    let (index, expected_per_language) = european();
     let browse = index.engine.search(&SearchRequest::browse()).expect("browse");
     for facet in &browse.facets.language {
         assert_eq!(Some(&facet.count), expected_per_language.get(facet.value.as_str()), "{}", facet.value);
@@ -132,4 +138,32 @@ fn european_feeds_are_searchable_with_their_stemmers_and_facets() {
     let hit = through_stem.expect("an item that says only \"documentation\" is found");
     let highlighted = format!("{:?}", hit.highlights);
     assert!(highlighted.to_lowercase().contains("<em>documentation</em>"), "{highlighted}");
+}
+
+#[test]
+fn highlights_are_the_same_whether_or_not_the_search_says_where_it_matched() {
+    // Ranked by relevance, a search knows which fields each hit matched in and looks only through
+    // those; ordered by date, it does not score and looks through both. The marks must agree.
+    let (index, _) = european();
+    let (mut compared, mut title_only) = (0, 0);
+    let texts =
+        ["interview ", "episode ", "radio ", "nachrichten ", "historia ", "security ", "intervew ", "progra", "les "];
+    for text in texts.into_iter().chain(["software engineering "]) {
+        let ranked = SearchRequest { per_page: 100, ..SearchRequest::text(text) };
+        let dated = SearchRequest { sort: engine::Sort::Newest, ..ranked.clone() };
+        let by_id = |request: &SearchRequest| -> std::collections::HashMap<String, engine::Highlights> {
+            let response = index.engine.search(request).expect("search");
+            response.hits.iter().map(|hit| (hit.id.clone(), hit.highlights.clone())).collect()
+        };
+        let (ranked, dated) = (by_id(&ranked), by_id(&dated));
+        for (id, highlights) in &ranked {
+            if let Some(expected) = dated.get(id) {
+                assert_eq!(highlights, expected, "{text}: {id}");
+                compared += 1;
+                title_only += usize::from(highlights.title.is_some() && highlights.description.is_none());
+            }
+        }
+    }
+    assert!(compared > 200, "{compared} hits compared");
+    assert!(title_only > 10, "{title_only} hits matched in the title only");
 }
