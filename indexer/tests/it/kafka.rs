@@ -199,12 +199,16 @@ impl Drop for StopAll<'_> {
 
 #[test]
 fn a_second_indexer_in_the_group_takes_over_and_catches_up() {
+    let _serial = crate::serial();
     let runtime = tokio::runtime::Runtime::new().expect("runtime");
     let broker = Broker::start();
     runtime.block_on(broker.create_topic(CONTENT_TOPIC, 3));
     runtime.block_on(broker.create_topic(CONTENT_DLQ_TOPIC, 1));
     let dir = tempfile::tempdir().expect("dir");
-    let first_wave = runtime.block_on(publish_programs(&broker, &dir.path().join("cms-1"), "Relay", 12));
+    // Enough programs that each of the three partitions gets some: keys are random ids, and with 12
+    // a partition is left empty about one run in 40; an indexer given only that one reads nothing.
+    const PROGRAMS: usize = 30;
+    let first_wave = runtime.block_on(publish_programs(&broker, &dir.path().join("cms-1"), "Relay", PROGRAMS));
 
     // Two indexers, each with its own index, share the group's partitions.
     let replica_a = Replica::open(dir.path().join("index-a"), EngineConfig::default()).expect("replica a");
@@ -225,14 +229,19 @@ fn a_second_indexer_in_the_group_takes_over_and_catches_up() {
         // before the other joined and took it over).
         while read(&engine_a) == 0 || read(&engine_b) == 0 || ((read(&engine_a) + read(&engine_b)) as u64) < first_wave
         {
-            assert!(Instant::now() < deadline, "the two indexers never read the first wave");
+            assert!(
+                Instant::now() < deadline,
+                "the two indexers never read the first wave of {first_wave}: a read {}, b read {}",
+                read(&engine_a),
+                read(&engine_b)
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
         // One goes away; the other takes its partitions and replays them into its own index.
         stop_a.store(true, Ordering::Relaxed);
         let progress_a = a.join().expect("thread").expect("indexer a");
         let second_wave = runtime.block_on(publish_programs(&broker, &dir.path().join("cms-2"), "Encore", 3));
-        while total(&engine_b, "relay") != 12 || total(&engine_b, "encore") != 3 {
+        while total(&engine_b, "relay") != PROGRAMS as u64 || total(&engine_b, "encore") != 3 {
             assert!(Instant::now() < deadline, "the survivor never caught up");
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -14,14 +14,7 @@ use indexer::Checkpoint;
 use platform::testing::{Broker, free_port};
 
 use crate::cms::{assert_index_matches, fill, outbox_rows, sqlite_store};
-
-/// The process tests run one at a time: each starts a broker and indexer processes, and on two
-/// cores a tansu starved of CPU answers group heartbeats late enough to look dead.
-static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn serial() -> std::sync::MutexGuard<'static, ()> {
-    SERIAL.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
+use crate::serial;
 
 /// One `indexer` process.
 struct Daemon {
