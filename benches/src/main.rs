@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 use benches::catalog::{self, GenConfig, Vocabulary};
@@ -78,6 +78,11 @@ enum Command {
         /// time, matches and request to this file (tab-separated), to see which queries cost most.
         #[arg(long)]
         trace: Option<PathBuf>,
+        /// During the uncached scenario, write one new program and commit every this many
+        /// milliseconds, as an indexer does under a steady trickle of edits (each commit is a new
+        /// searcher generation). The index is copied first, so the one given is left as it was.
+        #[arg(long)]
+        commit_every_ms: Option<u64>,
     },
     /// Generate a small catalog, index it, and show what a few searches return.
     Demo {
@@ -199,9 +204,16 @@ fn main() -> Result<()> {
                 report.print(cli.json);
             }
         }
-        Command::Query { index, queries, concurrency, catalog, seed, cache_mb, scenarios, trace } => {
+        Command::Query { index, queries, concurrency, catalog, seed, cache_mb, scenarios, trace, commit_every_ms } => {
             let vocabulary = vocabulary(catalog.as_deref())?;
-            let options = QueryOptions { queries, concurrency, seed, cache_mb, scenarios, trace };
+            let commit_every = commit_every_ms.map(Duration::from_millis);
+            let options = QueryOptions { queries, concurrency, seed, cache_mb, scenarios, trace, commit_every };
+            // Commits change the index: they go to a copy.
+            let copy = match commit_every {
+                Some(_) => Some(copy_index(&index)?),
+                None => None,
+            };
+            let index = copy.as_ref().map_or(index, |dir| dir.path().to_path_buf());
             for report in query(&index, &vocabulary, &options)? {
                 report.print(cli.json);
             }
@@ -331,6 +343,7 @@ struct QueryOptions {
     cache_mb: u64,
     scenarios: Vec<String>,
     trace: Option<PathBuf>,
+    commit_every: Option<Duration>,
 }
 
 /// Queries run before measuring (see `query`).
@@ -363,12 +376,26 @@ fn query(index: &Path, vocabulary: &Vocabulary, options: &QueryOptions) -> Resul
     }
     if wants("uncached") {
         let matched = std::sync::atomic::AtomicU64::new(0);
-        let run = run_concurrent(mix.len(), concurrency, |i| {
-            let response = engine.search_uncached(&mix[i])?;
-            matched.fetch_add(response.total, std::sync::atomic::Ordering::Relaxed);
-            Ok::<_, engine::EngineError>(())
+        let (before, before_by_lexicon) = (engine.expansion_cache_stats(), engine.lexicon_expansion_stats());
+        let (run, commits) = with_commits(&engine, options.commit_every, seed, || {
+            run_concurrent(mix.len(), concurrency, |i| {
+                let response = engine.search_uncached(&mix[i])?;
+                matched.fetch_add(response.total, std::sync::atomic::Ordering::Relaxed);
+                Ok::<_, engine::EngineError>(())
+            })
         })?;
-        let expansions = engine.expansion_cache_stats();
+        let run = run?;
+        if options.commit_every.is_some() {
+            eprintln!("{commits} commits during the run; index now {} segments", engine.stats().segments);
+        }
+        let mut expansions = engine.expansion_cache_stats();
+        (expansions.misses, expansions.hits) = (expansions.misses - before.misses, expansions.hits - before.hits);
+        let by_lexicon = engine.lexicon_expansion_stats();
+        eprintln!(
+            "of the computed expansions' walks of large lexicons: {} kept from earlier generations, {} walked",
+            by_lexicon.hits - before_by_lexicon.hits,
+            by_lexicon.misses - before_by_lexicon.misses
+        );
         eprintln!(
             "query mix: {} matching documents per query on average; typo and prefix expansions: {} computed, {} \
              from the cache ({} kept, {} KiB)",
@@ -417,6 +444,53 @@ fn query(index: &Path, vocabulary: &Vocabulary, options: &QueryOptions) -> Resul
         after.weighted_bytes / 1024
     );
     Ok(reports)
+}
+
+/// Runs `work` while, with `every`, another thread writes one new program and commits at that
+/// interval (each commit makes it visible to the engine's searches); returns what `work` returned
+/// and the number of commits.
+fn with_commits<T: Send>(
+    engine: &Engine,
+    every: Option<Duration>,
+    seed: u64,
+    work: impl FnOnce() -> T + Send,
+) -> Result<(T, usize)> {
+    let Some(every) = every else { return Ok((work(), 0)) };
+    let mut writer = engine.writer(WriterConfig::default())?;
+    let programs = catalog::generate(GenConfig { programs: 100_000, episodes: 0, seed: seed ^ 0x5eed });
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let committer = scope.spawn(|| -> Result<usize> {
+            let mut commits = 0;
+            let mut next = Instant::now() + every;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(next.saturating_duration_since(Instant::now()));
+                next += every;
+                let Some(program) = programs.get(commits) else { bail!("more commits than programs to write") };
+                writer.upsert(program)?;
+                writer.commit(None)?;
+                commits += 1;
+            }
+            Ok(commits)
+        });
+        let result = work();
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let commits = committer.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok((result, commits))
+    })
+}
+
+/// A copy of the index directory, for a run that writes to it.
+fn copy_index(index: &Path) -> Result<tempfile::TempDir> {
+    let copy =
+        tempfile::Builder::new().prefix("mm-bench-index-").tempdir_in(index.parent().unwrap_or(Path::new(".")))?;
+    for entry in std::fs::read_dir(index)? {
+        let entry = entry?;
+        if entry.file_type()?.is_file() {
+            std::fs::copy(entry.path(), copy.path().join(entry.file_name()))?;
+        }
+    }
+    Ok(copy)
 }
 
 /// Each query of `mix` timed alone: microseconds, matches, words, whether the last word is

@@ -227,6 +227,12 @@ impl Engine {
         self.segments.expansion_stats()
     }
 
+    /// Use of the variants kept per large lexicon, which expansions not cached for the current
+    /// generation (after a commit) start from.
+    pub fn lexicon_expansion_stats(&self) -> CacheStats {
+        self.segments.lexicon_expansion_stats()
+    }
+
     pub fn directory(&self) -> &Path {
         &self.directory
     }

@@ -24,7 +24,7 @@ use crate::error::{EngineError, Result};
 use crate::matching::AllWordsQuery;
 use crate::request::MAX_QUERY_TERMS;
 use crate::schema::Fields;
-use crate::segments::{Expansion, ExpansionKey, Lexicon, SegmentCache};
+use crate::segments::{Expansion, ExpansionKey, LexiconExpansionKey, LexiconVariants, SearchLexicon, SegmentCache};
 
 /// Title matches outweigh description matches by this much, so an item named by the query ranks
 /// above items that only talk about it.
@@ -213,7 +213,7 @@ struct Variants {
 /// Where variants are looked up: the lexicons (with the cache of their expansions), or the term
 /// dictionaries of some fields.
 enum Source<'a> {
-    Lexicons { cache: &'a SegmentCache, lexicons: Vec<Lexicon> },
+    Lexicons { cache: &'a SegmentCache, lexicons: Vec<SearchLexicon> },
     Fields(&'a [Field]),
 }
 
@@ -237,9 +237,11 @@ fn expand_cached(
     word: &QueryWord,
     expansion: Expansion,
 ) -> Result<Arc<[String]>> {
-    let run = |fields: &[Field], lexicons: Option<&[Lexicon]>| match expansion {
-        Expansion::Typos(typos) => expand(searcher, fields, lexicons, &Typos::new(&word.term, typos), &word.term),
-        Expansion::Prefix => expand(searcher, fields, lexicons, &Prefix::new(&word.term), &word.term),
+    let run = |fields: &[Field], lexicons: Option<(&SegmentCache, &[SearchLexicon])>| match expansion {
+        Expansion::Typos(typos) => {
+            expand(searcher, fields, lexicons, expansion, &Typos::new(&word.term, typos), &word.term)
+        }
+        Expansion::Prefix => expand(searcher, fields, lexicons, expansion, &Prefix::new(&word.term), &word.term),
     };
     match source {
         Source::Lexicons { cache, lexicons } => {
@@ -248,18 +250,20 @@ fn expand_cached(
                 word: word.term.as_str().into(),
                 expansion,
             };
-            Ok(cache.expansion(key, || run(&[], Some(lexicons)))?)
+            Ok(cache.expansion(key, || run(&[], Some((cache, lexicons))))?)
         }
         Source::Fields(fields) => Ok(run(fields, None)?.into()),
     }
 }
 
-/// The terms `automaton` accepts in `fields` (or the lexicon) of every segment, the word itself left
-/// out, the most frequent [`MAX_VARIANTS`] first.
+/// The terms `automaton` accepts in `fields` (or the lexicons) of every segment, the word itself
+/// left out, the most frequent [`MAX_VARIANTS`] first. A large lexicon's variants (with their
+/// frequencies there) are kept by the cache for later generations.
 fn expand<A: Automaton>(
     searcher: &Searcher,
     fields: &[Field],
-    lexicons: Option<&[Lexicon]>,
+    lexicons: Option<(&SegmentCache, &[SearchLexicon])>,
+    expansion: Expansion,
     automaton: &A,
     word: &str,
 ) -> tantivy::Result<Vec<String>>
@@ -267,13 +271,26 @@ where
     A::State: Clone,
 {
     let mut found: rustc_hash::FxHashMap<Vec<u8>, u64> = rustc_hash::FxHashMap::default();
-    if let Some(lexicons) = lexicons {
-        for lexicon in lexicons {
-            let mut stream = lexicon.search(automaton).into_stream();
-            while let Some((key, doc_freq)) = stream.next() {
-                if key != word.as_bytes() {
-                    *found.entry(key.to_vec()).or_default() += doc_freq;
+    if let Some((cache, lexicons)) = lexicons {
+        for SearchLexicon { id, lexicon } in lexicons {
+            let walk = || -> LexiconVariants {
+                let mut variants = Vec::new();
+                let mut stream = lexicon.search(automaton).into_stream();
+                while let Some((key, doc_freq)) = stream.next() {
+                    if key != word.as_bytes() {
+                        variants.push((Box::from(key), doc_freq));
+                    }
                 }
+                variants.into()
+            };
+            let variants = match id {
+                Some(id) => {
+                    cache.lexicon_expansion(LexiconExpansionKey { lexicon: *id, word: word.into(), expansion }, walk)
+                }
+                None => walk(),
+            };
+            for (variant, doc_freq) in variants.iter() {
+                *found.entry(variant.to_vec()).or_default() += doc_freq;
             }
         }
     } else {

@@ -14,6 +14,10 @@
 //! walking the lexicon for a word's variants is most of what a query costs before it reads
 //! postings. A new generation (a commit) asks under a new key; older entries age out by size.
 //!
+//! A commit adds a small segment and leaves the large ones as they were, so each word's variants in
+//! a large segment's lexicon (or the merged one) are also kept by lexicon: under a new generation,
+//! a word seen before walks only the small segments' lexicons and adds up what the others kept.
+//!
 //! The lexicons of the large segments are also merged into one, so a query walks one dictionary for
 //! most of the index (segment vocabularies overlap almost entirely) plus one per small, recent
 //! segment. The merged lexicon is rebuilt only when the set of large segments changes, which
@@ -39,6 +43,22 @@ use crate::schema::{Fields, names};
 
 /// Words to their document frequency (see the module documentation).
 pub type Lexicon = Arc<Map<Vec<u8>>>;
+
+/// Which lexicon variants were kept for: a large segment's own, or the merged one (numbered as it
+/// is built). Small segments' lexicons are walked each time: they are small, and commits bring and
+/// merges take them away.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LexiconId {
+    Segment(SegmentId),
+    Merged(u64),
+}
+
+/// A lexicon a query walks, with the id its variants are kept under (none for a small segment's).
+#[derive(Clone)]
+pub struct SearchLexicon {
+    pub id: Option<LexiconId>,
+    pub lexicon: Lexicon,
+}
 
 /// One segment's derived data.
 pub struct SegmentData {
@@ -136,13 +156,26 @@ pub struct SegmentCache {
     /// Segments with at least this many documents share the merged lexicon.
     large_segment_docs: u32,
     segments: RwLock<FxHashMap<SegmentId, Arc<SegmentData>>>,
-    /// The merged lexicon of the large segments, with their ids (sorted).
-    merged: RwLock<Option<(Vec<SegmentId>, Lexicon)>>,
+    /// The merged lexicon of the large segments, with their ids (sorted) and its number.
+    merged: RwLock<Option<(Vec<SegmentId>, u64, Lexicon)>>,
+    /// Merged lexicons built so far (numbers them).
+    merges: AtomicU64,
     expansions: moka::sync::Cache<ExpansionKey, Arc<[String]>>,
     /// Expansions found in the cache, and those computed.
     expansion_hits: AtomicU64,
     expansion_misses: AtomicU64,
+    /// Each word's variants in each large lexicon, across generations.
+    lexicon_expansions: moka::sync::Cache<LexiconExpansionKey, LexiconVariants>,
+    lexicon_hits: AtomicU64,
+    lexicon_misses: AtomicU64,
 }
+
+/// A word's variants in one lexicon, with their document frequencies there, in lexicon order.
+pub type LexiconVariants = Arc<[(Box<[u8]>, u64)]>;
+
+/// A lexicon's variants are kept only up to this many (a short word's prefix completions can be
+/// thousands); a word with more walks that lexicon each time it is expanded anew.
+const MAX_KEPT_VARIANTS: usize = 1024;
 
 const TITLE_NORM_SHIFT: u32 = 16;
 const DESCRIPTION_NORM_SHIFT: u32 = 24;
@@ -155,6 +188,14 @@ const EXPANSION_CACHE_BYTES: u64 = 16 * 1024 * 1024;
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ExpansionKey {
     pub generation: u64,
+    pub word: Box<str>,
+    pub expansion: Expansion,
+}
+
+/// A word's expansion in one lexicon, under any generation that has that lexicon.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LexiconExpansionKey {
+    pub lexicon: LexiconId,
     pub word: Box<str>,
     pub expansion: Expansion,
 }
@@ -181,15 +222,51 @@ impl SegmentCache {
                 u32::try_from(bytes).unwrap_or(u32::MAX)
             })
             .build();
+        let lexicon_expansions = moka::sync::Cache::builder()
+            .max_capacity(EXPANSION_CACHE_BYTES)
+            .weigher(|key: &LexiconExpansionKey, variants: &LexiconVariants| {
+                let bytes = 112 + key.word.len() + variants.iter().map(|(v, _)| v.len() + 32).sum::<usize>();
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
+            .build();
         Self {
             fields,
             large_segment_docs,
             segments: RwLock::new(FxHashMap::default()),
             merged: RwLock::new(None),
+            merges: AtomicU64::new(0),
             expansions,
             expansion_hits: AtomicU64::new(0),
             expansion_misses: AtomicU64::new(0),
+            lexicon_expansions,
+            lexicon_hits: AtomicU64::new(0),
+            lexicon_misses: AtomicU64::new(0),
         }
+    }
+
+    /// A word's variants in one large lexicon, found by `walk` unless they were kept already (and
+    /// kept unless there are more than [`MAX_KEPT_VARIANTS`]).
+    pub fn lexicon_expansion(
+        &self,
+        key: LexiconExpansionKey,
+        walk: impl FnOnce() -> LexiconVariants,
+    ) -> LexiconVariants {
+        if let Some(found) = self.lexicon_expansions.get(&key) {
+            self.lexicon_hits.fetch_add(1, Ordering::Relaxed);
+            return found;
+        }
+        self.lexicon_misses.fetch_add(1, Ordering::Relaxed);
+        let variants = walk();
+        if variants.len() <= MAX_KEPT_VARIANTS {
+            self.lexicon_expansions.insert(key, Arc::clone(&variants));
+        }
+        variants
+    }
+
+    /// Use of the variants kept by lexicon (looked up only when an expansion is not cached for
+    /// the generation).
+    pub fn lexicon_expansion_stats(&self) -> CacheStats {
+        crate::cache::stats_of(Some(&self.lexicon_expansions), &self.lexicon_hits, &self.lexicon_misses)
     }
 
     /// The expansion under `key`, computed by `expand` unless it was already.
@@ -215,18 +292,24 @@ impl SegmentCache {
 
     /// The lexicons that together cover every segment of `searcher`: the merged one when it matches
     /// the searcher's large segments (else theirs one by one), and each small segment's own.
-    pub fn lexicons(&self, searcher: &Searcher) -> tantivy::Result<Vec<Lexicon>> {
+    pub fn lexicons(&self, searcher: &Searcher) -> tantivy::Result<Vec<SearchLexicon>> {
         let large = large_segments(searcher, self.large_segment_docs);
         let merged = self.merged.read().ok().and_then(|merged| match &*merged {
-            Some((ids, lexicon)) if !large.is_empty() && *ids == large => Some(Arc::clone(lexicon)),
+            Some((ids, number, lexicon)) if !large.is_empty() && *ids == large => {
+                Some(SearchLexicon { id: Some(LexiconId::Merged(*number)), lexicon: Arc::clone(lexicon) })
+            }
             _ => None,
         });
         let mut lexicons = Vec::with_capacity(searcher.segment_readers().len());
         for reader in searcher.segment_readers() {
-            if merged.is_some() && large.binary_search(&reader.segment_id()).is_ok() {
+            let is_large = large.binary_search(&reader.segment_id()).is_ok();
+            if merged.is_some() && is_large {
                 continue;
             }
-            lexicons.push(Arc::clone(&self.get(reader)?.lexicon));
+            lexicons.push(SearchLexicon {
+                id: is_large.then(|| LexiconId::Segment(reader.segment_id())),
+                lexicon: Arc::clone(&self.get(reader)?.lexicon),
+            });
         }
         lexicons.extend(merged);
         Ok(lexicons)
@@ -236,7 +319,7 @@ impl SegmentCache {
     fn merge_large(&self, searcher: &Searcher) -> tantivy::Result<()> {
         let large = large_segments(searcher, self.large_segment_docs);
         let current =
-            self.merged.read().ok().is_some_and(|merged| merged.as_ref().is_some_and(|(ids, _)| *ids == large));
+            self.merged.read().ok().is_some_and(|merged| merged.as_ref().is_some_and(|(ids, _, _)| *ids == large));
         if current || large.len() < 2 {
             if large.len() < 2
                 && let Ok(mut merged) = self.merged.write()
@@ -252,8 +335,9 @@ impl SegmentCache {
             }
         }
         let lexicon = Arc::new(union(&parts)?);
+        let number = self.merges.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut merged) = self.merged.write() {
-            *merged = Some((large, lexicon));
+            *merged = Some((large, number, lexicon));
         }
         Ok(())
     }
@@ -452,6 +536,38 @@ mod tests {
             assert_eq!(first as usize, runs.partition_point(|run| run.start <= base) - 1, "window {window}");
         }
         assert!(window_runs(&[], 10 * WINDOW).is_empty());
+    }
+
+    #[test]
+    fn a_lexicons_variants_are_kept_unless_there_are_too_many() {
+        let cache = SegmentCache::new(crate::schema::build().1, 2);
+        let key = |word: &str| LexiconExpansionKey {
+            lexicon: LexiconId::Merged(0),
+            word: word.into(),
+            expansion: Expansion::Prefix,
+        };
+        let variants = |n: usize| -> LexiconVariants {
+            (0..n).map(|i| (format!("w{i:05}").into_bytes().into_boxed_slice(), 1)).collect()
+        };
+        let mut walks = 0;
+        for _ in 0..2 {
+            let found = cache.lexicon_expansion(key("few"), || {
+                walks += 1;
+                variants(3)
+            });
+            assert_eq!(found.len(), 3);
+        }
+        assert_eq!(walks, 1, "kept after the first walk");
+        for _ in 0..2 {
+            let found = cache.lexicon_expansion(key("many"), || {
+                walks += 1;
+                variants(MAX_KEPT_VARIANTS + 1)
+            });
+            assert_eq!(found.len(), MAX_KEPT_VARIANTS + 1, "all of them, though not kept");
+        }
+        assert_eq!(walks, 3, "walked each time");
+        let stats = cache.lexicon_expansion_stats();
+        assert_eq!((stats.hits, stats.misses), (1, 3));
     }
 
     fn lexicon(words: &[(&str, u64)]) -> Lexicon {

@@ -271,6 +271,33 @@ fn expansions_looked_up_before_a_commit_are_not_reused_after_it() {
 }
 
 #[test]
+fn variants_found_in_large_segments_are_kept_across_commits() {
+    // After a commit each word is expanded again, but the large segments' lexicon (here the merged
+    // one of the first two segments) is not walked again: its variants were kept. The commit's
+    // small segment is walked, so the words it brings are found.
+    let mut index = open_with(EngineConfig { merged_lexicon_min_docs: 2, ..EngineConfig::default() });
+    let item = |n, title: &str| ContentSnapshot::Program(program(n, title, "A show.", "history", "en"));
+    load(&mut index, &[item(1, "Octopus Hour"), item(2, "Night Vale")]);
+    load(&mut index, &[item(3, "Octoberfest Live"), item(4, "Harbour Tales")]);
+    let found = |index: &crate::support::TestIndex, text: &str| {
+        let mut found = ids(&index.engine.search_uncached(&request(text)).expect("search"));
+        found.sort();
+        found
+    };
+    assert_eq!(found(&index, "octo"), [1, 3]);
+    assert_eq!(found(&index, "octopux "), [1]);
+    let first = index.engine.lexicon_expansion_stats();
+    load(&mut index, &[item(5, "Octopux Radio")]);
+    assert_eq!(index.engine.stats().segments, 3);
+    let expanded = index.engine.expansion_cache_stats();
+    assert_eq!(found(&index, "octo"), [1, 3, 5]);
+    assert_eq!(found(&index, "octopux "), [1, 5]);
+    assert_eq!(index.engine.expansion_cache_stats().misses - expanded.misses, 2, "expanded again after the commit");
+    let kept = index.engine.lexicon_expansion_stats();
+    assert_eq!((kept.hits - first.hits, kept.misses - first.misses), (2, 0), "the merged lexicon is not walked again");
+}
+
+#[test]
 fn totals_and_facets_are_exact_across_many_matching_documents() {
     // The collector looks at matching documents in batches; counts must not depend on where a
     // batch ends.
